@@ -1,0 +1,178 @@
+"""Benchmark the course: notebook run time and memory, widget update latency.
+
+    python benchmarks/run.py                  # everything below, 3 runs per notebook
+    python benchmarks/run.py --repeat 5       # more runs per notebook
+    python benchmarks/run.py --only 02        # notebooks / widgets whose name contains "02"
+    python benchmarks/run.py --no-notebooks   # widget rows only
+    python benchmarks/run.py --browser        # add slider -> plot latency in JupyterLab + Chromium
+
+Notebook rows: each notebook executed top to bottom in a fresh kernel (nbclient), ``--repeat`` times;
+"cold" is kernel start + all cells, "cells" is the cells alone; peak RSS is the kernel's own
+``ru_maxrss`` read at the end. Widget rows: every ``BENCHMARK_WIDGETS`` factory of every
+``course_utils`` module, each control moved through its extremes and a spread of values from Python
+(the path a slider move takes in the kernel); the median and 90th percentile of the time from the
+new value to the new PNG. Medians throughout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PEAK_RSS_CELL = "import resource as _r; print('PEAK_RSS_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+
+
+def run_notebook(path: Path, timeout: int = 600) -> dict:
+    """Execute one notebook in a fresh kernel; return cold and cells-only seconds and peak RSS (MB)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PEAK_RSS_CELL))
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    with client.setup_kernel():
+        ready = time.perf_counter()
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        end = time.perf_counter()
+    rss_kb = next(int(line.split()[1]) for out in nb.cells[-1].outputs if out.get("name") == "stdout"
+                  for line in out["text"].splitlines() if line.startswith("PEAK_RSS_KB"))
+    return {"cold_s": end - start, "cells_s": end - ready, "peak_rss_mb": rss_kb / 1024}
+
+
+def notebook_rows(paths: list[Path], repeat: int) -> list[dict]:
+    rows = []
+    for path in paths:
+        runs = [run_notebook(path) for _ in range(repeat)]
+        rows.append({"notebook": path.name, "runs": repeat,
+                     **{key: statistics.median(r[key] for r in runs) for key in runs[0]}})
+        print(f"  {path.name}: {rows[-1]['cold_s']:.2f} s cold", file=sys.stderr, flush=True)
+    return rows
+
+
+def benchmark_widgets() -> dict:
+    """label -> factory for every ``BENCHMARK_WIDGETS`` in the ``course_utils`` modules."""
+    import course_utils
+
+    found = {}
+    for info in pkgutil.iter_modules(course_utils.__path__):
+        module = importlib.import_module(f"course_utils.{info.name}")
+        found.update(getattr(module, "BENCHMARK_WIDGETS", {}))
+    return dict(sorted(found.items()))
+
+
+def control_moves(control, spread: int = 10) -> list:
+    """The values a benchmark moves a control through: extremes, options, a spread of slider values."""
+    import ipywidgets as W
+    import numpy as np
+
+    from course_utils.widgets import control_test_values
+
+    values = control_test_values(control)
+    numeric = not isinstance(control.value, (bool, tuple)) and not hasattr(control, "options")
+    if hasattr(control, "min") and numeric:
+        lo, hi = control.min, control.max
+        grid = np.linspace(lo, hi, spread)
+        if isinstance(control, W.FloatLogSlider):
+            grid = control.base ** grid
+        values += [type(control.value)(v) for v in grid]
+    return values
+
+
+def widget_rows(factories: dict) -> list[dict]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils import use_course_style
+
+    use_course_style()
+    rows = []
+    for label, factory in factories.items():
+        start = time.perf_counter()
+        widget = factory()
+        build = time.perf_counter() - start
+        times, errors = [], 0
+        for control in widget.controls.values():
+            if not hasattr(control, "value") or getattr(control, "disabled", False):
+                continue
+            original = control.value
+            for value in control_moves(control):
+                before = widget.last_update_s
+                control.value = value
+                if widget.last_update_s is not before:  # a callback ran (same value fires nothing)
+                    times.append(widget.last_update_s)
+                    errors += widget.last_error is not None
+            control.value = original
+        times.sort()
+        rows.append({"widget": label, "moves": len(times), "build_ms": build * 1000,
+                     "median_ms": statistics.median(times) * 1000 if times else float("nan"),
+                     "p90_ms": times[int(0.9 * (len(times) - 1))] * 1000 if times else float("nan"),
+                     "errors": errors})
+    return rows
+
+
+def print_table(title: str, rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
+    """Markdown table: (key, header, format)."""
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(h for _, h, _ in columns) + " |")
+    print("|" + "|".join("---" for _ in columns) + "|")
+    for row in rows:
+        print("| " + " | ".join(format(row[k], f) for k, _, f in columns) + " |")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per notebook (median reported)")
+    parser.add_argument("--only", default="", help="only notebooks/widgets whose name contains this")
+    parser.add_argument("--no-notebooks", action="store_true", help="skip the notebook runs")
+    parser.add_argument("--no-widgets", action="store_true", help="skip the widget rows")
+    parser.add_argument("--browser", action="store_true", help="add in-browser latency (needs chromium)")
+    parser.add_argument("--json", type=Path, help="also write all rows to this JSON file")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat={args.repeat}; allowed: an integer >= 1")
+
+    results = {}
+    notebooks = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if args.only in p.name]
+    if not args.no_notebooks:
+        rows = notebook_rows(notebooks, args.repeat)
+        total = {"notebook": "total", "runs": args.repeat,
+                 **{k: sum(r[k] for r in rows) for k in ("cold_s", "cells_s")},
+                 "peak_rss_mb": max((r["peak_rss_mb"] for r in rows), default=0.0)}
+        results["notebooks"] = rows + [total]
+        print_table(f"Notebooks: fresh kernel, median of {args.repeat} runs (total: sum of times, max RSS)",
+                    results["notebooks"],
+                    [("notebook", "notebook", ""), ("cold_s", "cold (s)", ".2f"),
+                     ("cells_s", "cells only (s)", ".2f"), ("peak_rss_mb", "kernel peak RSS (MB)", ".0f")])
+    if not args.no_widgets:
+        factories = {k: f for k, f in benchmark_widgets().items() if args.only in k}
+        results["widgets"] = widget_rows(factories)
+        print_table("Widgets: Python-side update, new control value -> new PNG", results["widgets"],
+                    [("widget", "widget", ""), ("moves", "moves", "d"), ("median_ms", "median (ms)", ".1f"),
+                     ("p90_ms", "p90 (ms)", ".1f"), ("build_ms", "build (ms)", ".0f"),
+                     ("errors", "errors", "d")])
+    if args.browser:
+        sys.path.insert(0, str(ROOT))
+        from tests.browser.latency import measure_latency
+
+        results["browser"] = measure_latency(notebooks)
+        print_table("Browser: slider move -> updated plot on the page (JupyterLab, headless Chromium)",
+                    results["browser"],
+                    [("notebook", "notebook", ""), ("widget", "widget", ""), ("control", "control", ""),
+                     ("median_ms", "median (ms)", ".1f"), ("n", "moves", "d")])
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Seeding and device choice, shared by every notebook."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from course_utils.checks import check_number
+
+
+def set_seed(seed: int = 0, *, deterministic: bool = True) -> int:
+    """Seed Python, NumPy and torch (CPU and CUDA); return the seed."""
+    check_number("seed", seed, low=0, high=2**32 - 1, integer=True)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    return seed
+
+
+def get_device(prefer: str = "auto") -> torch.device:
+    """The device to train on: CUDA when present (``prefer="auto"``), else the CPU."""
+    if prefer not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"prefer={prefer!r} is not known; allowed: 'auto', 'cpu', 'cuda'")
+    if prefer == "cuda" and not torch.cuda.is_available():
+        raise ValueError("prefer='cuda' but no CUDA device is available; allowed here: 'auto', 'cpu'")
+    if prefer == "cpu":
+        return torch.device("cpu")
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def versions() -> str:
+    """One line with the versions the course runs on and the device it will train on."""
+    import platform
+
+    import ipywidgets
+    import matplotlib
+    import sklearn
+
+    from course_utils import __version__
+
+    return (f"course_utils {__version__} | python {platform.python_version()} | "
+            f"torch {torch.__version__} | numpy {np.__version__} | scikit-learn {sklearn.__version__} | "
+            f"matplotlib {matplotlib.__version__} | ipywidgets {ipywidgets.__version__} | "
+            f"device {get_device()}")

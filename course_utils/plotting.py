@@ -1,0 +1,54 @@
+"""Plot defaults readable on a projector, and the on-plot message for degenerate states."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+
+from course_utils.checks import check_choice
+
+#: Colours used across the course: one per concept, the same in every notebook.
+COLORS = {
+    "ce": "#1f77b4",        # plain cross-entropy / the model
+    "focal": "#d62728",     # focal loss
+    "smooth": "#2ca02c",    # label smoothing
+    "baseline": "#7f7f7f",  # always-majority baseline, references
+    "accent": "#ff7f0e",    # the current point of a slider
+}
+
+_SCALES = {"screen": 1.0, "projector": 1.3}
+
+
+def use_course_style(scale: str = "projector") -> None:
+    """Set matplotlib defaults: large fonts and thick lines for a projector, or ``"screen"``."""
+    check_choice("scale", scale, _SCALES)
+    s = _SCALES[scale]
+    mpl.rcParams.update({
+        "figure.dpi": 100,
+        "savefig.dpi": 100,
+        "font.size": 10 * s,
+        "axes.titlesize": 11 * s,
+        "axes.labelsize": 10 * s,
+        "xtick.labelsize": 9 * s,
+        "ytick.labelsize": 9 * s,
+        "legend.fontsize": 9 * s,
+        "lines.linewidth": 2.0,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    })
+
+
+def show_message(ax, text: str, *, artist=None):
+    """Write ``text`` in the middle of ``ax`` (for degenerate slider values); return the Text artist.
+
+    Pass the artist returned by an earlier call to update it in place instead of adding another.
+    An empty ``text`` hides the message.
+    """
+    if artist is None:
+        artist = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center",
+                         fontsize=mpl.rcParams["font.size"], wrap=True, zorder=10,
+                         bbox={"boxstyle": "round", "fc": "#fff7e0", "ec": "#c8a000"})
+    artist.set_text(text)
+    artist.set_visible(bool(text))
+    return artist

@@ -1,0 +1,103 @@
+"""The PlotWidget pattern: blitted frames equal full redraws; errors land on the plot; sweeps."""
+
+import base64
+import io
+import json
+
+import ipywidgets as W
+import numpy as np
+import pytest
+from PIL import Image
+
+from course_utils.widgets import PlotWidget, control_test_values, new_figure, sweep_controls
+
+
+class PowerCurve(PlotWidget):
+    """y = x**p on fixed axes; p = 0 is refused; 'tall' changes the y-limits."""
+
+    def __init__(self):
+        fig, self.ax = new_figure((4, 3))
+        self.x = np.linspace(0, 1, 50)
+        (self.line,) = self.ax.plot(self.x, self.x)
+        self.dynamic(self.line)
+        super().__init__(fig, {"p": W.FloatSlider(value=1.0, min=0.0, max=4.0),
+                               "tall": W.Checkbox(value=False),
+                               "kind": W.Dropdown(options=[("square", 2), ("cube", 3)], value=2),
+                               "lr": W.FloatLogSlider(value=0.1, min=-4, max=0)})
+
+    def update(self, p, tall, kind, lr):
+        if p == 0:
+            raise ValueError("p must be > 0")
+        self.line.set_ydata(self.x ** p * (3 if tall else 1))
+        self.ax.set_ylim(0, 3 if tall else 1)
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def full_redraw(widget) -> np.ndarray:
+    """Reference: matplotlib's own complete render of the same figure state."""
+    for artist in widget._dynamic:
+        artist.set_animated(False)
+    try:
+        widget.fig.canvas.draw()
+        return np.asarray(widget.fig.canvas.buffer_rgba())[..., :3].copy()
+    finally:
+        for artist in widget._dynamic:
+            artist.set_animated(True)
+
+
+def test_blitted_frames_equal_full_redraws():
+    # Blitting draws the dynamic line last, so it lies over the spines where they cross (a few dozen
+    # pixels); a stale or missing line differs in thousands.
+    w = PowerCurve()
+    previous = None
+    for p, tall in [(2.0, False), (0.5, False), (3.0, True), (1.0, False)]:
+        w.controls["tall"].value = tall
+        w.controls["p"].value = p
+        frame, reference = pixels(w.png()), full_redraw(w)
+        assert (frame != reference).any(-1).sum() < 200
+        if previous is not None:
+            assert (previous != reference).any(-1).sum() > 1000
+        previous = frame
+
+
+def test_frames_change_with_the_control():
+    w = PowerCurve()
+    first = w.png()
+    w.controls["p"].value = 3.0
+    assert w.png() != first
+
+
+def test_error_in_update_is_drawn_not_raised():
+    w = PowerCurve()
+    w.controls["p"].value = 0.0
+    assert "p must be > 0" in w.last_error
+    assert w._error_text.get_visible() and "p must be > 0" in w._error_text.get_text()
+    w.controls["p"].value = 1.0
+    assert w.last_error is None and not w._error_text.get_visible()
+
+
+def test_sweep_reports_the_failing_setting_and_restores_values():
+    w = PowerCurve()
+    failures = sweep_controls(w)
+    assert [(name, value) for name, value, _ in failures] == [("p", 0.0)]
+    assert w.values() == {"p": 1.0, "tall": False, "kind": 2, "lr": pytest.approx(0.1)}
+
+
+def test_control_test_values_cover_extremes_and_options():
+    assert control_test_values(W.IntSlider(value=3, min=1, max=9))[:2] == [1, 9]
+    assert control_test_values(W.Dropdown(options=[("a", 1), ("b", 2)], value=1)) == [1, 2]
+    assert control_test_values(W.Checkbox(value=True)) == [False, True]
+    log_values = control_test_values(W.FloatLogSlider(value=0.1, min=-4, max=0))
+    assert log_values[:2] == [pytest.approx(1e-4), pytest.approx(1.0)]
+
+
+def test_mimebundle_has_a_static_png_fallback():
+    widget = PowerCurve()
+    bundle = widget._repr_mimebundle_()
+    json.dumps(bundle)  # a display message is JSON
+    assert base64.b64decode(bundle["image/png"]) == widget.png()
+    assert widget.png()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "application/vnd.jupyter.widget-view+json" in bundle
