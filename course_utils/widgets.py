@@ -29,6 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
+from course_utils.checks import check_choice
 from course_utils.plotting import show_message
 
 
@@ -63,6 +64,8 @@ class PlotWidget:
 
     def __init__(self, fig, controls: dict, *, width: int | None = None, readout: bool = True,
                  layout: str = "top"):
+        """``layout``: controls above the plot (``"top"``), below it (``"bottom"``), or above it with
+        the readout beside the plot (``"side"``, for a table next to a figure)."""
         self.fig = fig
         self.controls = dict(controls)
         px = width or int(fig.get_figwidth() * fig.dpi)
@@ -77,10 +80,17 @@ class PlotWidget:
         for control in self.controls.values():
             if hasattr(control, "value"):
                 control.observe(self._on_change, names="value")
+        check_choice("layout", layout, ("top", "bottom", "side"))
         control_box = W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap"))
-        parts = [control_box, self.image] if layout == "top" else [self.image, control_box]
-        if self.readout is not None:
-            parts.append(self.readout)
+        if layout == "side" and self.readout is not None:  # readout beside the plot (below when narrow)
+            self.readout.layout = W.Layout(margin="0 0 0 16px", width="430px")
+            row = W.HBox([self.image, self.readout],
+                         layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+            parts = [control_box, row]
+        else:
+            parts = [control_box, self.image] if layout != "bottom" else [self.image, control_box]
+            if self.readout is not None:
+                parts.append(self.readout)
         self.box = W.VBox(parts)
         self.refresh()
 

@@ -101,3 +101,22 @@ def test_mimebundle_has_a_static_png_fallback():
     assert base64.b64decode(bundle["image/png"]) == widget.png()
     assert widget.png()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_layouts_place_the_readout_and_reject_unknown_names():
+    class Side(PowerCurve):
+        def __init__(self, layout):
+            fig, self.ax = new_figure((4, 3))
+            self.x = np.linspace(0, 1, 5)
+            (self.line,) = self.ax.plot(self.x, self.x)
+            PlotWidget.__init__(self, fig, {"p": W.FloatSlider(value=1.0, min=0.5, max=2.0)}, layout=layout)
+
+        def update(self, p):
+            self.line.set_ydata(self.x ** p)
+
+    side = Side("side")
+    assert side.box.children[1].children == (side.image, side.readout)
+    bottom = Side("bottom")
+    assert bottom.box.children[0] is bottom.image and bottom.box.children[-1] is bottom.readout
+    with pytest.raises(ValueError, match="layout='left'.*'side'"):
+        Side("left")
