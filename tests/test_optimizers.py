@@ -1,0 +1,158 @@
+"""course_utils.optimizers against closed forms and the update rules written out by hand.
+
+References: w_t = w_0·(1 − 2·lr)^t for SGD on w², the momentum / Nesterov recurrences of the torch
+docs, Adam as in Kingma & Ba (2015, Algorithm 1), autograd for the surfaces' gradients.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose
+
+from course_utils.optimizers import (
+    BENCHMARK_WIDGETS,
+    DIVERGENCE_BOUND,
+    OPTIMIZERS,
+    SURFACES,
+    OptimizerExplorer,
+    optimizer_trajectory,
+    surface_loss,
+)
+from course_utils.widgets import PlotWidget, sweep_controls
+
+
+@pytest.mark.parametrize("lr", [0.1, 0.3, 0.75, 1.0])
+def test_sgd_on_parabola_is_the_closed_form(lr):
+    tr = optimizer_trajectory("parabola", "SGD", lr=lr, steps=12, start=2.0)
+    assert_allclose(tr.points[:, 0], 2.0 * (1 - 2 * lr) ** np.arange(13), rtol=1e-12, atol=1e-15)
+    assert_allclose(tr.losses, tr.points[:, 0] ** 2, rtol=1e-12)
+    assert not tr.diverged
+
+
+def test_sgd_lr_half_jumps_to_the_minimum_and_lr_above_one_diverges():
+    assert optimizer_trajectory("parabola", "SGD", lr=0.5, steps=3).points[1, 0] == 0.0
+    tr = optimizer_trajectory("parabola", "SGD", lr=1.5, steps=100, start=2.0)
+    # |w_t| = 2·2^t passes 1e6 first at t = 19
+    first = next(t for t in range(100) if 2 * 2**t > DIVERGENCE_BOUND)
+    assert tr.diverged_at == first == 19
+    assert len(tr.points) == first + 1 and np.all(np.isfinite(tr.points))
+
+
+def test_overflow_to_inf_keeps_only_finite_points():
+    tr = optimizer_trajectory("parabola", "SGD", lr=1e308, steps=5, start=2.0)
+    assert tr.diverged_at == 1 and tr.points.shape == (1, 1) and np.all(np.isfinite(tr.losses))
+
+
+def test_momentum_and_nesterov_recurrences_on_the_bowl():
+    g = lambda w: w * np.array([1.0, 10.0])  # noqa: E731 - gradient of x²/2 + 5y²
+    lr, mu = 0.02, 0.9
+    for nesterov in (False, True):
+        w, v, pts = np.array([-4.5, 1.5]), np.zeros(2), [np.array([-4.5, 1.5])]
+        for t in range(30):
+            grad = g(w)
+            v = grad if t == 0 else mu * v + grad  # torch: the first buffer is the gradient itself
+            w = w - lr * (grad + mu * v if nesterov else v)
+            pts.append(w)
+        name = "Nesterov" if nesterov else "SGD+momentum"
+        assert_allclose(optimizer_trajectory("bowl", name, lr=lr, steps=30).points, pts, rtol=1e-12)
+
+
+def test_adam_is_kingma_and_ba():
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
+    s = SURFACES["rosenbrock"]
+    w, m, v, pts = np.array(s.start), np.zeros(2), np.zeros(2), [np.array(s.start)]
+    for t in range(1, 41):
+        x, y = w
+        grad = np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad**2
+        w = w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        pts.append(w)
+    assert_allclose(optimizer_trajectory("rosenbrock", "Adam", lr=lr, steps=40).points, pts, rtol=1e-9)
+
+
+def test_optimizer_params_override_the_defaults():
+    a = optimizer_trajectory("bowl", "SGD+momentum", lr=0.02, steps=10, momentum=0.0)
+    b = optimizer_trajectory("bowl", "SGD", lr=0.02, steps=10)
+    assert_allclose(a.points, b.points, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(SURFACES))
+def test_closed_form_gradients_match_autograd(name):
+    s = SURFACES[name]
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        w = torch.tensor(rng.uniform(-2, 2, s.dim), dtype=torch.float64, requires_grad=True)
+        s.loss(w).backward()
+        torch.testing.assert_close(s.grad(w.detach()), w.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_surface_values():
+    assert surface_loss("rosenbrock", [0.0, 0.0]) == 1.0
+    assert surface_loss("rosenbrock", [1.0, 1.0]) == 0.0
+    assert surface_loss("himmelblau", [0.0, 0.0]) == 170.0
+    for name, s in SURFACES.items():
+        assert_allclose(surface_loss(name, np.array(s.minima)), 0.0, atol=1e-9)
+    assert surface_loss("parabola", 3.0) == 9.0
+    grid = surface_loss("bowl", np.zeros((4, 5, 2)))
+    assert grid.shape == (4, 5)
+
+
+def test_every_optimizer_lowers_the_bowl_loss():
+    for name in OPTIMIZERS:
+        tr = optimizer_trajectory("bowl", name, lr=0.05, steps=100)
+        assert tr.losses[-1] < tr.losses[0] and not tr.diverged
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"surface='saddle' is not known; allowed: 'parabola'"):
+        optimizer_trajectory("saddle")
+    with pytest.raises(ValueError, match=r"optimizer='LBFGS' is not known; allowed: 'SGD'"):
+        optimizer_trajectory("bowl", "LBFGS")
+    with pytest.raises(ValueError, match=r"lr=0 is out of range"):
+        optimizer_trajectory("bowl", "SGD", lr=0)
+    with pytest.raises(ValueError, match=r"steps=0"):
+        optimizer_trajectory("bowl", "SGD", steps=0)
+    with pytest.raises(ValueError, match=r"start=\(1.0,\) is not allowed; allowed: 2 finite"):
+        optimizer_trajectory("bowl", "SGD", start=(1.0,))
+    with pytest.raises(ValueError, match=r"start=\[nan, 0.0\]"):
+        optimizer_trajectory("bowl", "SGD", start=[math.nan, 0.0])
+    with pytest.raises(TypeError, match=r"unknown argument\(s\) momentun; allowed: momentum"):
+        optimizer_trajectory("bowl", "SGD", momentun=0.9)
+    with pytest.raises(ValueError, match=r"momentum=-1.*Invalid momentum value"):
+        optimizer_trajectory("bowl", "SGD", momentum=-1)
+    with pytest.raises(ValueError, match=r"points has shape \(3,\)"):
+        surface_loss("bowl", [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="surface='parabola' is 1-D"):
+        OptimizerExplorer(surface="parabola")
+
+
+def test_widget_sweeps_clean_and_shows_divergence_as_a_message():
+    w = OptimizerExplorer(compare="Adam")
+    assert w.last_error is None and sweep_controls(w) == []
+    w.controls["lr"].value = 10.0
+    assert w.last_error is None
+    assert w.message.get_visible() and "SGD diverged at step" in w.message.get_text()
+    assert "diverged" in w.readout.value
+    assert np.all(np.isfinite(w.ax.get_xlim() + w.ax.get_ylim() + w.ax_loss.get_ylim()))
+    assert np.all(np.isfinite(w.paths[0].get_xydata()))
+    w.controls["lr"].value = 0.01
+    assert not w.message.get_visible()
+
+
+def test_widget_paths_are_the_trajectories():
+    w = OptimizerExplorer()
+    for k, v in {"surface": "himmelblau", "optimizer": "SGD+momentum", "compare": "none", "lr": 0.01,
+                 "steps": 40}.items():
+        w.controls[k].value = v
+    tr = optimizer_trajectory("himmelblau", "SGD+momentum", lr=w.controls["lr"].value, steps=40)
+    assert_allclose(w.paths[0].get_xydata(), tr.points)
+    assert not w.paths[1].get_visible()
+    assert "torch.optim.SGD([w], lr=0.01, momentum=0.9)" in w.readout.value
+
+
+def test_benchmark_contract():
+    for factory in BENCHMARK_WIDGETS.values():
+        assert isinstance(factory(), PlotWidget)
