@@ -155,7 +155,7 @@ class PlotWidget:
 
     def png(self) -> bytes:
         """The current plot as PNG bytes."""
-        return self.image.value
+        return bytes(self.image.value)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = self.box._repr_mimebundle_(include=include, exclude=exclude)
