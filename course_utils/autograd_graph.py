@@ -25,6 +25,7 @@ from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
 from course_utils.checks import check_number, check_type
+from course_utils.core import torch_threads
 from course_utils.plotting import COLORS, show_message
 from course_utils.widgets import PlotWidget, new_figure
 
@@ -392,17 +393,6 @@ def plot_autograd_graph(ax, graph: dict, positions: dict | None = None, *, tags:
 
 
 # -- widget --------------------------------------------------------------------------------------
-class _OneThread:
-    """Tiny torch ops on one thread: no OpenMP wake-up stalls (tens of ms) on a busy 2-core machine."""
-
-    def __enter__(self):
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.threads)
-
-
 class FreezeLayersExplorer(PlotWidget):
     """Tick a layer to freeze it (``requires_grad_(False)``): the autograd graph and the gradients update.
 
@@ -454,7 +444,7 @@ class FreezeLayersExplorer(PlotWidget):
 
     def _run(self, frozen) -> dict:
         """Reset the model, freeze ``frozen``, one train-mode forward + backward; graph and numbers."""
-        with _OneThread():
+        with torch_threads(1):  # tiny ops: no OpenMP wake-up stalls
             self.model.load_state_dict(self.initial_state)
             self.model.zero_grad(set_to_none=True)
             freeze_layers(self.model, frozen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 
@@ -33,6 +34,24 @@ def get_device(prefer: str = "auto") -> torch.device:
     if prefer == "cpu":
         return torch.device("cpu")
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch CPU threads (None: leave as is); restore the old number after.
+
+    The course's tensors are tiny: one thread avoids OpenMP wake-up stalls (tens of ms on a busy
+    2-core machine) and is the fastest for them.
+    """
+    if n is not None:
+        check_number("n", n, low=1, integer=True)
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def versions() -> str:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.checks import check_choice, check_number, check_type
+from course_utils.core import torch_threads
 from course_utils.plotting import COLORS, show_message
 from course_utils.widgets import PlotWidget, new_figure
 
@@ -703,16 +704,12 @@ def train_classifier(X, y, loss_fn, *, hidden=32, epochs=150, lr=0.01, weight_de
     n_classes = int(y.max()) + 1
     model = nn.Sequential(nn.Linear(X.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         for _ in range(epochs):
             opt.zero_grad()
             loss = loss_fn(model(X), y)
             loss.backward()
             opt.step()
-    finally:
-        torch.set_num_threads(threads)
     return model.eval()
 
 

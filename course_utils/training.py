@@ -16,7 +16,6 @@ Metrics come from scikit-learn directly (``f1_score(average="macro")``, ``recall
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
 import math
@@ -37,7 +36,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from course_utils.checks import check_choice, check_number, check_type
-from course_utils.core import get_device, set_seed
+from course_utils.core import get_device, set_seed, torch_threads
 from course_utils.plotting import COLORS, show_message
 from course_utils.widgets import PlotWidget, new_figure
 
@@ -366,18 +365,6 @@ class RunResult:
     def rare_recall(self, k: int = 3) -> float:
         """Mean validation recall of the ``k`` rarest classes."""
         return float(self.recall[self.rare_classes(k)].mean())
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Run the block with ``n`` torch CPU threads (None: leave as is); restore the old number after."""
-    old = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def run_experiment(config: TrainConfig | None = None, data: DigitsSplit | None = None, *, device=None,

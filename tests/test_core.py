@@ -90,3 +90,18 @@ def test_versions_line_names_the_installed_versions():
     line = versions()
     assert f"torch {torch.__version__}" in line and f"scikit-learn {sklearn.__version__}" in line
     assert line.endswith(f"device {get_device()}")
+
+
+def test_torch_threads_sets_and_restores_the_thread_count():
+    from course_utils.core import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(1):
+        raise RuntimeError("restored even on error")
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="n=0"):
+        with torch_threads(0):
+            pass
