@@ -76,7 +76,7 @@ def test_readme_names_the_test_and_benchmark_commands():
 
 def test_ruff_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "course_utils", "tests",
-                             "notebooks", "benchmarks", "conftest.py"],
+                             "notebooks", "homework", "benchmarks", "conftest.py"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
