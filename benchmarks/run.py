@@ -60,13 +60,16 @@ def notebook_rows(paths: list[Path], repeat: int) -> list[dict]:
 
 
 def benchmark_widgets() -> dict:
-    """label -> factory for every ``BENCHMARK_WIDGETS`` in the ``course_utils`` modules."""
+    """"module: label" -> factory for every ``BENCHMARK_WIDGETS`` in the ``course_utils`` modules."""
     import course_utils
 
     found = {}
     for info in pkgutil.iter_modules(course_utils.__path__):
+        if info.name.startswith("_"):  # __main__ would run the command line
+            continue
         module = importlib.import_module(f"course_utils.{info.name}")
-        found.update(getattr(module, "BENCHMARK_WIDGETS", {}))
+        for label, factory in getattr(module, "BENCHMARK_WIDGETS", {}).items():
+            found[f"{info.name}: {label}"] = factory
     return dict(sorted(found.items()))
 
 
@@ -162,13 +165,14 @@ def main(argv=None) -> int:
                      ("errors", "errors", "d")])
     if args.browser:
         sys.path.insert(0, str(ROOT))
-        from tests.browser.latency import measure_latency
+        from tests.browser.latency import markdown_table, measure_latency, per_widget
 
-        results["browser"] = measure_latency(notebooks)
-        print_table("Browser: slider move -> updated plot on the page (JupyterLab, headless Chromium)",
-                    results["browser"],
-                    [("notebook", "notebook", ""), ("widget", "widget", ""), ("control", "control", ""),
-                     ("median_ms", "median (ms)", ".1f"), ("n", "moves", "d")])
+        rows = measure_latency(notebooks)
+        results["browser"] = rows
+        print("\n### Browser: slider move -> updated plot on the page (JupyterLab, headless Chromium)\n")
+        print(markdown_table([dict(r, control="(all sliders)") for r in per_widget(rows)]))
+        print("\nPer slider:\n")
+        print(markdown_table(rows))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -788,8 +788,9 @@ class PlateauExplorer(PlotWidget):
         update_plateau_artists(self.art, trace)
         if seed != self._seed:  # the loss axis follows the curve (only when the seed changes): it
             lo, hi = float(val.min()), float(val.max())  # shows the plateau, the first epochs go off the top
-            span = 0.3 * (hi - lo)
-            self.ax_loss.set_ylim(lo - 0.1 * span, lo + span)
+            span = 0.3 * (hi - lo)  # limits on a 0.05 grid: neighbouring seeds share them (no full redraw)
+            self.ax_loss.set_ylim(np.floor((lo - 0.1 * span) / 0.05) * 0.05,
+                                  np.ceil((lo + span) / 0.05) * 0.05)
             self._seed = seed
         lrs = trace.lr_after
         if np.any(lrs <= 0):

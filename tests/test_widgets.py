@@ -120,3 +120,21 @@ def test_layouts_place_the_readout_and_reject_unknown_names():
     assert bottom.box.children[0] is bottom.image and bottom.box.children[-1] is bottom.readout
     with pytest.raises(ValueError, match="layout='left'.*'side'"):
         Side("left")
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (340, 850)])
+def test_rgba_png_decodes_to_the_same_pixels_with_pil(shape):
+    from course_utils.widgets import rgba_png
+
+    rng = np.random.default_rng(sum(shape))
+    rgba = rng.integers(0, 256, size=(*shape, 4), dtype=np.uint8)
+    decoded = Image.open(io.BytesIO(rgba_png(rgba)))
+    assert decoded.mode == "RGB" and decoded.size == (shape[1], shape[0])
+    np.testing.assert_array_equal(np.asarray(decoded), rgba[..., :3])
+
+
+def test_rgba_png_rejects_other_buffers():
+    from course_utils.widgets import rgba_png
+
+    with pytest.raises(ValueError, match=r"buffer has shape \(4, 4, 3\).*allowed: \(H, W, 4\) uint8"):
+        rgba_png(np.zeros((4, 4, 3), dtype=np.uint8))

@@ -18,9 +18,12 @@ def browser_timings() -> dict[str, float]:
     return _TIMINGS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab():
     """``(server, browser)``: JupyterLab on a temporary copy of the repository and headless Chromium.
+
+    Module scope: the browser tests live in one module, so the server stops (and the timing ends)
+    right after the last of them, not at the end of the whole pytest session.
 
     Skipped when Chromium or playwright is missing -- a failure instead with COURSE_REQUIRE_BROWSER=1.
     Both are stopped at the end of the session, also after a failure.
