@@ -69,7 +69,7 @@ def benchmark_widgets() -> dict:
             continue
         module = importlib.import_module(f"course_utils.{info.name}")
         for label, factory in getattr(module, "BENCHMARK_WIDGETS", {}).items():
-            found[f"{info.name}: {label}"] = factory
+            found[label if label.startswith(f"{info.name}:") else f"{info.name}: {label}"] = factory
     return dict(sorted(found.items()))
 
 
