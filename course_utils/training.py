@@ -555,7 +555,6 @@ class TrainingDashboard(PlotWidget):
         self.shown = (self.runs[-1].history, self.runs[-1].config) if self.runs else None
         self.note = "press Train to start a run" if self.shown is None else ""
         self.running = False
-        self._png, self._png_key = b"", None
         fig, axes = new_figure((10.5, 6.6), nrows=2, ncols=2)
         self.ax_loss, self.ax_lr, self.ax_f1, self.ax_rec = axes.ravel()
         self.lines = plot_history((self.ax_loss, self.ax_lr, self.ax_f1), {key: [] for key in HISTORY_KEYS},
@@ -674,13 +673,11 @@ class TrainingDashboard(PlotWidget):
         self.refresh()
         return result
 
-    def _render(self) -> bytes:
-        """Re-render only when what the plot shows has changed (a control move alone changes the readout)."""
-        key = (id(self.shown[0]) if self.shown else None, len(self.shown[0]["epoch"]) if self.shown else 0,
-               self.shown[1] if self.shown else None, self.note)
-        if key != self._png_key or self._background is None:
-            self._png, self._png_key = super()._render(), key
-        return self._png
+    def plot_state(self):
+        """What the plot shows: the run and how many epochs of it, and the note (a control move alone
+        changes only the readout, so the figure is not redrawn)."""
+        return (id(self.shown[0]) if self.shown else None, len(self.shown[0]["epoch"]) if self.shown else 0,
+                self.shown[1] if self.shown else None, self.note)
 
     def _on_epoch(self, history, model) -> None:
         self.shown = (history, self.shown[1])

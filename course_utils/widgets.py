@@ -79,6 +79,7 @@ class PlotWidget:
         self._dynamic: list = getattr(self, "_dynamic", [])  # dynamic() may run before __init__
         self._background = None
         self._limits = None
+        self._drawn_state = None
         for control in self.controls.values():
             if hasattr(control, "value"):
                 control.observe(self._on_change, names="value")
@@ -143,7 +144,19 @@ class PlotWidget:
                     artist=self._error_text)
                 if new:
                     self.dynamic(self._error_text)
+        state = None if self.last_error else self.plot_state()
+        if state is not None and state == self._drawn_state and self._background is not None:
+            return  # the plot shows the same thing: keep the image, send nothing
+        self._drawn_state = state
         self.image.value = self._render()
+
+    def plot_state(self):
+        """A hashable summary of what the plot shows, or None (the default: redraw on every move).
+
+        Override it in a widget whose controls often change only the readout: when it returns the
+        same value as at the last redraw, the figure is neither redrawn nor sent again.
+        """
+        return None
 
     def _render(self) -> bytes:
         canvas = self.fig.canvas

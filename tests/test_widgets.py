@@ -138,3 +138,19 @@ def test_rgba_png_rejects_other_buffers():
 
     with pytest.raises(ValueError, match=r"buffer has shape \(4, 4, 3\).*allowed: \(H, W, 4\) uint8"):
         rgba_png(np.zeros((4, 4, 3), dtype=np.uint8))
+
+
+def test_plot_state_skips_redraws_that_would_show_the_same_plot():
+    class ReadoutOnly(PowerCurve):
+        def plot_state(self):
+            return round(self.controls["p"].value)  # only whole steps of p change the plot
+
+    w = ReadoutOnly()
+    sent = []
+    w.image.observe(lambda change: sent.append(change["new"]), names="value")
+    w.controls["p"].value = 1.2   # same state as p = 1.0: nothing redrawn, nothing sent
+    assert sent == []
+    w.controls["p"].value = 2.0
+    assert len(sent) == 1
+    w.controls["p"].value = 0.0   # an error is always drawn
+    assert len(sent) == 2 and w.last_error
