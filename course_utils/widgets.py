@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import io
 import struct
 import time
 import traceback
@@ -41,13 +40,6 @@ def new_figure(figsize=(8.0, 4.0), *, nrows=1, ncols=1, dpi=100, **subplot_kw):
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, **subplot_kw)
     return fig, axes
-
-
-def figure_png(fig) -> bytes:
-    """The figure as PNG bytes."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
 
 
 class PlotWidget:
