@@ -4,7 +4,7 @@ Each lecture section has a topic module (``losses``, ``schedules``, ``metrics``,
 this top level holds what every notebook needs: seeding, device choice and plot style.
 """
 
-from course_utils.core import get_device, set_seed
+from course_utils.reproducibility import get_device, set_seed
 from course_utils.plotting import show_message, use_course_style
 
 __all__ = ["get_device", "set_seed", "show_message", "use_course_style"]

@@ -1,5 +1,5 @@
 """``python -m course_utils``: print the versions the course runs on."""
 
-from course_utils.core import versions
+from course_utils.reproducibility import versions
 
 print(versions())

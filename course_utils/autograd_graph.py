@@ -25,9 +25,9 @@ from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
 from course_utils.checks import check_number, check_type
-from course_utils.core import torch_threads
+from course_utils.reproducibility import torch_threads
 from course_utils.plotting import COLORS, show_message
-from course_utils.widgets import PlotWidget, new_figure
+from course_utils.explorers.base import PlotWidget, new_figure
 
 __all__ = [
     "walk_graph", "layered_layout", "match_graphs", "layer_outputs", "freeze_layers", "trainable_layers",

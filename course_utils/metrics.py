@@ -29,7 +29,7 @@ from sklearn import metrics as skm
 
 from course_utils.checks import check_number, check_type
 from course_utils.plotting import COLORS, show_message
-from course_utils.widgets import PlotWidget, new_figure
+from course_utils.explorers.base import PlotWidget, new_figure
 
 #: Positive-class shares of the class-ratio slider, from balanced (50 %) down to 0.5 %.
 SHARE_GRID = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.18, 0.16, 0.14, 0.12, 0.1, 0.09, 0.08, 0.07, 0.06,
@@ -578,6 +578,52 @@ def _html_table(header, rows, *, note="") -> str:
     foot = f"<div style='font-size:13px;max-width:1100px'>{note}</div>" if note else ""
     return (f"<div style='font-size:16px'><table style='border-collapse:collapse'><tr>{head}</tr>{body}"
             f"</table>{foot}</div>")
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration: is a predicted probability of 0.8 right 80 % of the time?
+# ---------------------------------------------------------------------------------------------
+def calibration_bins(probs, labels, n_bins=10):
+    """Equal-width confidence bins of the top-1 prediction: (mean confidence, accuracy, count) per bin.
+
+    Bin i holds confidences in [i/n, (i+1)/n); a confidence of exactly 1 goes to the last bin.
+    Empty bins give NaN confidence and accuracy.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels)
+    if probs.ndim != 2 or labels.shape != (probs.shape[0],):
+        raise ValueError(f"probs has shape {probs.shape} and labels {labels.shape}; allowed: (N, C) and (N,)")
+    check_number("n_bins", n_bins, low=1, integer=True)
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
+    idx = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    count = np.bincount(idx, minlength=n_bins).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(idx, weights=conf, minlength=n_bins) / count
+        acc = np.bincount(idx, weights=correct, minlength=n_bins) / count
+    return mean_conf, acc, count
+
+
+def expected_calibration_error(probs, labels, n_bins=10) -> float:
+    """ECE: the count-weighted mean of |accuracy - confidence| over equal-width confidence bins."""
+    mean_conf, acc, count = calibration_bins(probs, labels, n_bins)
+    full = count > 0
+    return float(np.sum(count[full] * np.abs(acc[full] - mean_conf[full])) / count.sum())
+
+
+def plot_reliability(ax, probs, labels, n_bins=10, *, color=None, label=None):
+    """Reliability diagram: accuracy against mean confidence per bin (marker area ~ the bin's share)."""
+    mean_conf, acc, count = calibration_bins(probs, labels, n_bins)
+    ax.plot([0, 1], [0, 1], color=COLORS["baseline"], lw=1, ls=":")
+    full = count > 0
+    ax.plot(mean_conf[full], acc[full], "-", color=color, lw=1.5, alpha=0.8)
+    ax.scatter(mean_conf[full], acc[full], s=10 + 300 * count[full] / count.sum(), color=color, label=label,
+               zorder=3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("confidence (top-1 probability)")
+    ax.set_ylabel("accuracy")
+    return ax
 
 
 # ---------------------------------------------------------------------------------------------

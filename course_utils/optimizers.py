@@ -21,7 +21,7 @@ import torch
 
 from course_utils.checks import check_choice, check_number, check_type
 from course_utils.plotting import COLORS, show_message
-from course_utils.widgets import PlotWidget, new_figure
+from course_utils.explorers.base import PlotWidget, new_figure
 
 __all__ = [
     "DIVERGENCE_BOUND", "OPTIMIZERS", "SURFACES", "OptimizerExplorer", "Surface", "Trajectory",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import matplotlib as mpl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from course_utils.checks import check_choice
 
@@ -52,3 +54,11 @@ def show_message(ax, text: str, *, artist=None):
     artist.set_text(text)
     artist.set_visible(bool(text))
     return artist
+
+
+def new_figure(figsize=(8.0, 4.0), *, nrows=1, ncols=1, dpi=100, **subplot_kw):
+    """A pyplot-free figure with an Agg canvas and its axes (``Figure.subplots`` arguments)."""
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, **subplot_kw)
+    return fig, axes

@@ -28,7 +28,7 @@ from torch.optim import lr_scheduler
 
 from course_utils.checks import check_choice, check_number, check_type
 from course_utils.plotting import COLORS, show_message
-from course_utils.widgets import PlotWidget, control_test_values, new_figure
+from course_utils.explorers.base import PlotWidget, control_test_values, new_figure
 
 __all__ = [
     "SCHEDULER_NAMES", "LRScheduleExplorer", "PlateauExplorer", "PlateauTrace", "lr_curve",

@@ -26,7 +26,7 @@ from course_utils.autograd_graph import (
     two_layer_backprop,
     walk_graph,
 )
-from course_utils.widgets import PlotWidget, new_figure, sweep_controls
+from course_utils.explorers.base import PlotWidget, new_figure, sweep_controls
 
 LAYERS = ["fc1", "bn1", "fc2", "head"]
 COMBOS = [frozen for k in range(len(LAYERS) + 1) for frozen in itertools.combinations(LAYERS, k)]

@@ -9,7 +9,7 @@ import torch
 
 import course_utils
 from course_utils import checks, get_device, set_seed, show_message, use_course_style
-from course_utils.widgets import new_figure
+from course_utils.explorers.base import new_figure
 
 
 def test_set_seed_repeats_python_numpy_and_torch():
@@ -85,7 +85,7 @@ def test_package_has_a_version():
 def test_versions_line_names_the_installed_versions():
     import sklearn
 
-    from course_utils.core import versions
+    from course_utils.reproducibility import versions
 
     line = versions()
     assert f"torch {torch.__version__}" in line and f"scikit-learn {sklearn.__version__}" in line
@@ -93,7 +93,7 @@ def test_versions_line_names_the_installed_versions():
 
 
 def test_torch_threads_sets_and_restores_the_thread_count():
-    from course_utils.core import torch_threads
+    from course_utils.reproducibility import torch_threads
 
     before = torch.get_num_threads()
     with torch_threads(1):

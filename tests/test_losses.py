@@ -33,7 +33,7 @@ from course_utils.losses import (
     soft_target_values,
     train_classifier,
 )
-from course_utils.widgets import PlotWidget, sweep_controls
+from course_utils.explorers.base import PlotWidget, sweep_controls
 
 SEEDS = range(8)
 SHAPES = [(1, 2), (7, 3), (32, 10), (64, 18), (5, 1)]

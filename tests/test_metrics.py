@@ -17,7 +17,7 @@ from torchmetrics.functional.retrieval import (
 )
 
 from course_utils import metrics as M
-from course_utils.widgets import PlotWidget, sweep_controls
+from course_utils.explorers.base import PlotWidget, sweep_controls
 
 # ---------------------------------------------------------------------------------------------
 # Ranking: hand-worked examples

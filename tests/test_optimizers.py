@@ -20,7 +20,7 @@ from course_utils.optimizers import (
     optimizer_trajectory,
     surface_loss,
 )
-from course_utils.widgets import PlotWidget, sweep_controls
+from course_utils.explorers.base import PlotWidget, sweep_controls
 
 
 @pytest.mark.parametrize("lr", [0.1, 0.3, 0.75, 1.0])

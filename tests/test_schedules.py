@@ -25,7 +25,7 @@ from course_utils.schedules import (
     sweep_every_scheduler,
     synthetic_val_losses,
 )
-from course_utils.widgets import PlotWidget, sweep_controls
+from course_utils.explorers.base import PlotWidget, sweep_controls
 
 RTOL = 1e-9  # torch steps most schedules recursively: the closed form holds up to rounding
 

@@ -19,7 +19,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
 
 from course_utils import training as T
-from course_utils.widgets import PlotWidget, sweep_controls
+from course_utils.explorers.base import PlotWidget, sweep_controls
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_utils.widgets import PlotWidget, control_test_values, new_figure, sweep_controls
+from course_utils.explorers.base import PlotWidget, control_test_values, new_figure, sweep_controls
 
 
 class PowerCurve(PlotWidget):
@@ -124,7 +124,7 @@ def test_layouts_place_the_readout_and_reject_unknown_names():
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (340, 850)])
 def test_rgba_png_decodes_to_the_same_pixels_with_pil(shape):
-    from course_utils.widgets import rgba_png
+    from course_utils.explorers.base import rgba_png
 
     rng = np.random.default_rng(sum(shape))
     rgba = rng.integers(0, 256, size=(*shape, 4), dtype=np.uint8)
@@ -134,7 +134,7 @@ def test_rgba_png_decodes_to_the_same_pixels_with_pil(shape):
 
 
 def test_rgba_png_rejects_other_buffers():
-    from course_utils.widgets import rgba_png
+    from course_utils.explorers.base import rgba_png
 
     with pytest.raises(ValueError, match=r"buffer has shape \(4, 4, 3\).*allowed: \(H, W, 4\) uint8"):
         rgba_png(np.zeros((4, 4, 3), dtype=np.uint8))

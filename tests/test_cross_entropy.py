@@ -7,8 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.intro import CrossEntropyExplorer, loss_curve, softmax_cross_entropy
-from course_utils.widgets import sweep_controls
+from course_utils.cross_entropy import loss_curve, softmax_cross_entropy
+from course_utils.explorers import CrossEntropyExplorer
+from course_utils.explorers.base import sweep_controls
 
 
 @pytest.mark.parametrize("z, y", [([0.0, 0.0, 0.0], 1), ([2.0, 1.0, 0.5], 0), ([-3.0, 10.0], 1),

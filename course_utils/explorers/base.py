@@ -1,16 +1,19 @@
 """The course's widget pattern: one persistent figure, redrawn into an ``ipywidgets.Image``.
 
-Measured in JupyterLab (see ``shared/conventions.md``): updating the artists of one figure and
+Measured in JupyterLab (the README's benchmark section): updating the artists of one figure and
 sending its PNG into an ``Image`` answers a slider in ~45 ms in the browser, against ~80-100 ms for
 a new inline figure per move. The figure is a plain ``matplotlib.figure.Figure`` (no pyplot state,
 no leak per move), laid out once.
 
-A topic widget subclasses :class:`PlotWidget`:
+An explorer subclasses :class:`PlotWidget` and follows a one-way contract:
 
-* ``__init__`` builds its controls and artists once, then calls ``super().__init__``;
-* ``update(**values)`` receives the current control values, changes the artists and returns
-  nothing; compute lives in pure functions of the topic module, drawing in ``plot_*`` functions
-  that take an ``Axes``.
+* its ``__init__`` builds the figure with the topic module's ``plot_*(ax, ...)`` functions and its
+  controls with :mod:`course_utils.explorers.controls`, passes both (and the artists that change,
+  ``dynamic=[...]``) to ``super().__init__``, and ends with ``self.refresh()`` -- the first render
+  is explicit;
+* ``update(**values)`` receives the current control values and only calls compute functions and
+  ``update_*(artists, ...)`` functions of the topic module, then sets ``self.readout.value``.
+  Buttons act through their own ``on_click``, never by watching a value change inside ``update``.
 
 ``widget.controls`` maps names to the ipywidgets controls, so tests and the benchmark can move
 every control from Python (``widget.controls["gamma"].value = 0``) and time ``widget.refresh``.
@@ -27,39 +30,37 @@ import zlib
 
 import ipywidgets as W
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from course_utils.checks import check_choice
-from course_utils.plotting import show_message
+from course_utils.plotting import new_figure, show_message
 
-
-def new_figure(figsize=(8.0, 4.0), *, nrows=1, ncols=1, dpi=100, **subplot_kw):
-    """A pyplot-free figure with an Agg canvas and its axes (``Figure.subplots`` arguments)."""
-    fig = Figure(figsize=figsize, dpi=dpi)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, **subplot_kw)
-    return fig, axes
+__all__ = ["PlotWidget", "new_figure", "rgba_png", "control_test_values", "sweep_controls"]
 
 
 class PlotWidget:
     """Controls above a persistent figure shown as an ``ipywidgets.Image``, plus an HTML readout.
 
-    Subclasses implement ``update(**values)``. To stay under 20 ms a move, the widget blits:
-    the static part of the figure (axes, ticks, labels, fixed curves) is drawn once and kept as a
-    bitmap; on each move only the *dynamic* artists are drawn over it. Register every artist that
-    ``update`` changes with :meth:`dynamic` (it returns the artist). A change of any axes' limits
-    is detected and triggers a full redraw by itself; after changing anything else that is static
-    (a title, tick labels, a non-dynamic artist) call :meth:`invalidate`.
+    Subclasses implement ``update(**values)``. To stay under 20 ms a move, the widget blits: the
+    static part of the figure (axes, ticks, labels, fixed curves) is drawn once and kept as a
+    bitmap; on each move only the ``dynamic`` artists (given to the constructor, or added later
+    with :meth:`dynamic`) are drawn over it. A change of any axes' limits is detected and triggers
+    a full redraw by itself; after changing anything else that is static (a title, tick labels, a
+    non-dynamic artist) call :meth:`invalidate`.
 
     Errors raised in ``update`` are caught and written on the figure (never a traceback in the
     lecture); ``last_error`` keeps the traceback for tests.
     """
 
-    def __init__(self, fig, controls: dict, *, width: int | None = None, readout: bool = True,
-                 layout: str = "top"):
-        """``layout``: controls above the plot (``"top"``), below it (``"bottom"``), or above it with
-        the readout beside the plot (``"side"``, for a table next to a figure)."""
+    def __init__(self, fig, controls: dict, *, dynamic=(), layout: str = "top", width: int | None = None,
+                 readout: bool = True, header=()):
+        """``fig``: the figure, built once; ``controls``: name -> ipywidgets control (or button);
+        ``dynamic``: the artists that ``update`` changes; ``layout``: controls above the plot
+        (``"top"``), below it (``"bottom"``), or above it with the readout beside the plot (``"side"``,
+        for a table next to a figure); ``width``: the image's width in px (default: the figure's);
+        ``header``: widgets shown between the controls and the plot (a progress bar, say).
+        Nothing is drawn until the subclass calls :meth:`refresh`.
+        """
+        check_choice("layout", layout, ("top", "bottom", "side"))
         self.fig = fig
         self.controls = dict(controls)
         px = width or int(fig.get_figwidth() * fig.dpi)
@@ -68,26 +69,25 @@ class PlotWidget:
         self.last_error: str | None = None
         self.last_update_s: float | None = None
         self._error_text = None
-        self._dynamic: list = getattr(self, "_dynamic", [])  # dynamic() may run before __init__
+        self._dynamic: list = []
         self._background = None
         self._limits = None
         self._drawn_state = None
+        for artist in dynamic:
+            self.dynamic(artist)
         for control in self.controls.values():
             if hasattr(control, "value"):
                 control.observe(self._on_change, names="value")
-        check_choice("layout", layout, ("top", "bottom", "side"))
         control_box = W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap"))
         if layout == "side" and self.readout is not None:  # readout beside the plot (below when narrow)
             self.readout.layout = W.Layout(margin="0 0 0 16px", width="430px")
-            row = W.HBox([self.image, self.readout],
-                         layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
-            parts = [control_box, row]
+            body = [W.HBox([self.image, self.readout],
+                           layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))]
         else:
-            parts = [control_box, self.image] if layout != "bottom" else [self.image, control_box]
-            if self.readout is not None:
-                parts.append(self.readout)
+            body = [self.image] + ([self.readout] if self.readout is not None else [])
+        parts = [control_box, *header, *body] if layout != "bottom" else [*header, *body[:1], control_box,
+                                                                          *body[1:]]
         self.box = W.VBox(parts)
-        self.refresh()
 
     # -- to be provided by subclasses -------------------------------------------------------
     def update(self, **values) -> None:  # pragma: no cover - abstract
@@ -98,7 +98,7 @@ class PlotWidget:
     def dynamic(self, artist):
         """Mark ``artist`` as redrawn on every move (it is left out of the cached background)."""
         artist.set_animated(True)
-        self.__dict__.setdefault("_dynamic", []).append(artist)
+        self._dynamic.append(artist)
         self._background = None
         return artist
 
@@ -168,7 +168,7 @@ class PlotWidget:
         self.refresh()
 
     def png(self) -> bytes:
-        """The current plot as PNG bytes."""
+        """The current plot as PNG bytes (empty before the first :meth:`refresh`)."""
         return bytes(self.image.value)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
