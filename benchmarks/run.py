@@ -8,8 +8,9 @@
 
 Notebook rows: each notebook executed top to bottom in a fresh kernel (nbclient), ``--repeat`` times;
 "cold" is kernel start + all cells, "cells" is the cells alone; peak RSS is the kernel's own
-``ru_maxrss`` read at the end. Widget rows: every ``BENCHMARK_WIDGETS`` factory of every
-``course_utils`` module, each control moved through its extremes and a spread of values from Python
+``ru_maxrss`` read at the end. Widget rows: every explorer of the catalogue
+(``course_utils.explorers.EXPLORERS``), each control moved through its extremes and a spread of
+values from Python
 (the path a slider move takes in the kernel); the median and 90th percentile of the time from the
 new value to the new PNG. Medians throughout.
 """
@@ -17,9 +18,7 @@ new value to the new PNG. Medians throughout.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import pkgutil
 import statistics
 import sys
 import time
@@ -60,17 +59,10 @@ def notebook_rows(paths: list[Path], repeat: int) -> list[dict]:
 
 
 def benchmark_widgets() -> dict:
-    """"module: label" -> factory for every ``BENCHMARK_WIDGETS`` in the ``course_utils`` modules."""
-    import course_utils
+    """"NN name" -> factory for every explorer of the catalogue (NN: the notebook that shows it)."""
+    from course_utils.explorers import EXPLORERS
 
-    found = {}
-    for info in pkgutil.iter_modules(course_utils.__path__):
-        if info.name.startswith("_"):  # __main__ would run the command line
-            continue
-        module = importlib.import_module(f"course_utils.{info.name}")
-        for label, factory in getattr(module, "BENCHMARK_WIDGETS", {}).items():
-            found[label if label.startswith(f"{info.name}:") else f"{info.name}: {label}"] = factory
-    return dict(sorted(found.items()))
+    return {f"{entry.notebook[:2]} {name}": entry for name, entry in EXPLORERS.items()}
 
 
 def control_moves(control, spread: int = 10) -> list:
@@ -78,7 +70,7 @@ def control_moves(control, spread: int = 10) -> list:
     import ipywidgets as W
     import numpy as np
 
-    from course_utils.widgets import control_test_values
+    from course_utils.explorers.base import control_test_values
 
     values = control_test_values(control)
     numeric = not isinstance(control.value, (bool, tuple)) and not hasattr(control, "options")

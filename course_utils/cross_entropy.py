@@ -1,4 +1,4 @@
-"""Logits -> softmax -> cross-entropy for one example: the start-here notebook's warm-up, computed and drawn."""
+"""Logits -> softmax -> cross-entropy for one example (the start-here notebook's warm-up): compute, draw."""
 
 from __future__ import annotations
 

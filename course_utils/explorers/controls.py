@@ -37,8 +37,9 @@ def slider(description: str, value, low, high, step, *, fmt: str | None = None, 
 def log_slider(description: str, value: float, low_exp: float, high_exp: float, *, step: float = 0.1,
                fmt: str = ".3g", width: str = "normal") -> W.FloatLogSlider:
     """A base-10 ``FloatLogSlider`` from ``10**low_exp`` to ``10**high_exp``."""
-    return W.FloatLogSlider(value=value, base=10, min=low_exp, max=high_exp, step=step, description=description,
-                            readout_format=fmt, continuous_update=True, style=STYLE, layout=_layout(width))
+    return W.FloatLogSlider(value=value, base=10, min=low_exp, max=high_exp, step=step,
+                            description=description, readout_format=fmt, continuous_update=True,
+                            style=STYLE, layout=_layout(width))
 
 
 def selection_slider(description: str, options, value=None, *, width: str = "normal") -> W.SelectionSlider:
@@ -66,7 +67,8 @@ def checkbox(description: str, value: bool = False, *, width: str = "auto") -> W
     return W.Checkbox(value=value, description=description, indent=False, layout=_layout(width))
 
 
-def toggle(description: str, value: bool = False, *, tooltip: str = "", width: str = "medium") -> W.ToggleButton:
+def toggle(description: str, value: bool = False, *, tooltip: str = "",
+           width: str = "medium") -> W.ToggleButton:
     """An on/off ``ToggleButton``."""
     return W.ToggleButton(value=value, description=description, tooltip=tooltip, layout=_layout(width))
 

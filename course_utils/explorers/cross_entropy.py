@@ -45,6 +45,7 @@ class CrossEntropyExplorer(PlotWidget):
         probs, loss = softmax_cross_entropy(self._logits(logit), self.target)
         update_probabilities(self.bars, probs)
         self.point.set_data([logit], [loss])
-        show_message(None, "already confident:\nthe loss is almost 0" if loss < 0.02 else "", artist=self.note)
+        confident = loss < 0.02
+        show_message(None, "already confident:\nthe loss is almost 0" if confident else "", artist=self.note)
         self.readout.value = (f"<b>p(true class) = {probs[self.target]:.4f}</b> &nbsp; "
                               f"loss = -ln p = <b>{loss:.4f}</b>")

@@ -1,4 +1,4 @@
-"""The PlotWidget pattern: blitted frames equal full redraws; errors land on the plot; sweeps."""
+"""The PlotWidget pattern on a toy: blitted frames equal full redraws; errors land on the plot; sweeps."""
 
 import base64
 import io
@@ -19,11 +19,12 @@ class PowerCurve(PlotWidget):
         fig, self.ax = new_figure((4, 3))
         self.x = np.linspace(0, 1, 50)
         (self.line,) = self.ax.plot(self.x, self.x)
-        self.dynamic(self.line)
         super().__init__(fig, {"p": W.FloatSlider(value=1.0, min=0.0, max=4.0),
                                "tall": W.Checkbox(value=False),
                                "kind": W.Dropdown(options=[("square", 2), ("cube", 3)], value=2),
-                               "lr": W.FloatLogSlider(value=0.1, min=-4, max=0)})
+                               "lr": W.FloatLogSlider(value=0.1, min=-4, max=0)},
+                         dynamic=[self.line])
+        self.refresh()
 
     def update(self, p, tall, kind, lr):
         if p == 0:
@@ -109,15 +110,19 @@ def test_layouts_place_the_readout_and_reject_unknown_names():
             fig, self.ax = new_figure((4, 3))
             self.x = np.linspace(0, 1, 5)
             (self.line,) = self.ax.plot(self.x, self.x)
-            PlotWidget.__init__(self, fig, {"p": W.FloatSlider(value=1.0, min=0.5, max=2.0)}, layout=layout)
+            PlotWidget.__init__(self, fig, {"p": W.FloatSlider(value=1.0, min=0.5, max=2.0)}, layout=layout,
+                                dynamic=[self.line], header=[W.Label("header")])
+            self.refresh()
 
         def update(self, p):
             self.line.set_ydata(self.x ** p)
 
     side = Side("side")
-    assert side.box.children[1].children == (side.image, side.readout)
+    assert side.box.children[1].value == "header"
+    assert side.box.children[2].children == (side.image, side.readout)
     bottom = Side("bottom")
-    assert bottom.box.children[0] is bottom.image and bottom.box.children[-1] is bottom.readout
+    assert [type(c).__name__ for c in bottom.box.children] == ["Label", "Image", "HBox", "HTML"]
+    assert bottom.box.children[1] is bottom.image and bottom.box.children[-1] is bottom.readout
     with pytest.raises(ValueError, match="layout='left'.*'side'"):
         Side("left")
 
@@ -154,3 +159,14 @@ def test_plot_state_skips_redraws_that_would_show_the_same_plot():
     assert len(sent) == 1
     w.controls["p"].value = 0.0   # an error is always drawn
     assert len(sent) == 2 and w.last_error
+
+
+def test_nothing_is_drawn_before_the_explicit_first_refresh():
+    class Lazy(PowerCurve):
+        def refresh(self):  # count renders instead of drawing
+            self.renders = getattr(self, "renders", 0) + 1
+
+    w = Lazy()
+    assert w.renders == 1  # PowerCurve.__init__ calls refresh once; PlotWidget.__init__ did not
+    plain = PlotWidget(new_figure((2, 2))[0], {})
+    assert plain.png() == b""

@@ -9,7 +9,7 @@ import torch
 
 import course_utils
 from course_utils import checks, get_device, set_seed, show_message, use_course_style
-from course_utils.explorers.base import new_figure
+from course_utils.plotting import new_figure
 
 
 def test_set_seed_repeats_python_numpy_and_torch():
