@@ -5,6 +5,7 @@
     python benchmarks/run.py --only 02        # notebooks / widgets whose name contains "02"
     python benchmarks/run.py --no-notebooks   # widget rows only
     python benchmarks/run.py --browser        # add slider -> plot latency in JupyterLab + Chromium
+    python benchmarks/run.py --memory         # add a class-sized figure: every notebook open in one server
 
 Notebook rows: each notebook executed top to bottom in a fresh kernel (nbclient), ``--repeat`` times;
 "cold" is kernel start + all cells, "cells" is the cells alone; peak RSS is the kernel's own
@@ -131,6 +132,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-notebooks", action="store_true", help="skip the notebook runs")
     parser.add_argument("--no-widgets", action="store_true", help="skip the widget rows")
     parser.add_argument("--browser", action="store_true", help="add in-browser latency (needs chromium)")
+    parser.add_argument("--memory", action="store_true",
+                        help="add the memory of every notebook open at once in one JupyterLab (needs chromium)")
     parser.add_argument("--json", type=Path, help="also write all rows to this JSON file")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -165,6 +168,13 @@ def main(argv=None) -> int:
         print(markdown_table([dict(r, control="(all sliders)") for r in per_widget(rows)]))
         print("\nPer slider:\n")
         print(markdown_table(rows))
+    if args.memory:
+        sys.path.insert(0, str(ROOT))
+        from tests.browser.memory import class_memory, markdown_table as memory_table
+
+        results["memory"] = class_memory(notebooks)
+        print("\n### Memory: every notebook opened in turn and left open in one JupyterLab, then closed\n")
+        print(memory_table(results["memory"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

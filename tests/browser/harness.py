@@ -59,6 +59,7 @@ IDLE_SELECTOR = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 STDERR_SELECTOR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 WIDGET_ERROR_TEXTS = ("Error displaying widget", "model not found")
 REQUIRE_ENV = "COURSE_REQUIRE_BROWSER"
+BINDER_MEM_LIMIT = 2 * 1024**3  # what mybinder.org gives a session (its MEM_LIMIT)
 
 
 class BrowserUnavailable(RuntimeError):
@@ -106,6 +107,24 @@ def notebook_kernel_name(path: Path) -> str:
 def _quietly(function, *args) -> None:
     with contextlib.suppress(Exception):
         function(*args)
+
+
+def run_binder_postbuild(root: Path, prefix: Path) -> Path:
+    """Run ``binder/postBuild`` as Binder does, but into ``prefix`` and without its ``pip install``.
+
+    Returns ``prefix``, which then holds the settings files the script installs
+    (``share/jupyter/lab/settings/overrides.json``, ``etc/jupyter/jupyter_server_config.d/``).
+    """
+    prefix.mkdir(parents=True, exist_ok=True)
+    fake_bin = prefix / "fake-bin"
+    fake_bin.mkdir(exist_ok=True)
+    fake_python = fake_bin / "python"  # `python -m pip ...` does nothing; anything else is the real python
+    fake_python.write_text(f'#!/bin/sh\n[ "$1 $2" = "-m pip" ] && exit 0\nexec "{sys.executable}" "$@"\n')
+    fake_python.chmod(0o755)
+    env = dict(os.environ, NB_PYTHON_PREFIX=str(prefix), PATH=f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+    subprocess.run(["bash", str(root / "binder" / "postBuild")], cwd=root, env=env, check=True,
+                   capture_output=True, timeout=60)
+    return prefix
 
 
 def free_port() -> int:
@@ -207,10 +226,15 @@ class JupyterServer:
         env.update(JUPYTER_CONFIG_DIR=str(dirs["config"]), JUPYTER_DATA_DIR=str(dirs["data"]),
                    JUPYTER_RUNTIME_DIR=str(dirs["runtime"]), JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
                    JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]), IPYTHONDIR=str(dirs["ipython"]))
+        # The site-wide settings of the course's Binder image, made by its own postBuild (kernels shut
+        # down when their tab closes, the memory meter with a 2 GB limit as on Binder).
+        prefix = run_binder_postbuild(self.source_root, self.tmp / "binder-prefix")
+        env.update(JUPYTER_CONFIG_PATH=str(prefix / "etc" / "jupyter"), MEM_LIMIT=str(BINDER_MEM_LIMIT))
         self.port = free_port()
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
                "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-               f"--ServerApp.root_dir={self.root}", "--LabApp.extension_manager=readonly"]
+               f"--ServerApp.root_dir={self.root}", "--LabApp.extension_manager=readonly",
+               f"--LabApp.app_settings_dir={prefix / 'share' / 'jupyter' / 'lab' / 'settings'}"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # the server refuses to start as root otherwise
         self.log_path = self.tmp / "server.log"
@@ -306,6 +330,12 @@ class Browser:
         self.profile: Path | None = None
         self._threads: list[threading.Thread] = []
         self.page = None  # the page JupyterLab runs in, reused from notebook to notebook
+        self.kernels_left: dict[str, bool] = {}  # notebook -> its kernel outlived its closed tab
+
+    def join_background(self, timeout_s: float = 30.0) -> None:
+        """Wait for the background work started so far (kernel start-ups and shut-downs)."""
+        for thread in list(self._threads):
+            thread.join(timeout_s)
 
     def __enter__(self) -> Browser:
         try:
@@ -377,7 +407,22 @@ class Browser:
                 with contextlib.suppress(Exception):
                     self.page.close(run_before_unload=False)
                 self.page = None
-            self._background(self.server.shutdown_kernels, rel)  # the next notebook need not wait
+            # JupyterLab itself shuts the kernel down when the tab closes (the Binder setting
+            # kernelShutdown); record whether it did, then make sure (the next notebook need not wait)
+            self._background(self._await_kernel_shutdown, rel)
+
+    def _await_kernel_shutdown(self, rel: str, timeout_s: float = 15.0) -> None:
+        """Record in ``kernels_left[rel]`` whether ``rel``'s kernel still ran ``timeout_s`` after its tab
+        closed; then shut it down if so."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            running = [s for s in self.server.api("GET", "sessions") or [] if s.get("path") == rel]
+            if not running or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.kernels_left[rel] = bool(running)
+        if running:
+            self.server.shutdown_kernels(rel)
 
     def _background(self, function, *args) -> threading.Thread:
         """Run ``function(*args)`` in a thread, ignoring its errors (the page reports what matters)."""

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.explorers import EXPLORERS
 from tests.browser.harness import notebooks
 from tests.browser.screenshots import save_main_widget
 
@@ -93,8 +94,11 @@ def _check_notebook(nb, problems: list[str]) -> None:
 
     described = nb.describe()
     widgets = described["widgets"]
-    if not any(w["images"] for w in widgets):
-        problems.append("no widget with a plot (img.widget-image) rendered on the page")
+    expected = [e.class_name for e in EXPLORERS.values() if e.notebook == Path(nb.name).stem]
+    with_plots = sum(bool(w["images"]) for w in widgets)
+    if with_plots < len(expected):
+        problems.append(f"{with_plots} widgets with a plot on the page; the catalogue lists "
+                        f"{len(expected)} explorers for this notebook: {expected}")
     for w in widgets:
         if w["height"] <= 0:
             problems.append(f"the widget in {_cell(w['cell'])} renders nothing (height 0)")
@@ -121,3 +125,13 @@ def _check_notebook(nb, problems: list[str]) -> None:
                 problems.append(f"{where}: '{move.action}' changed neither the plot nor a readout in 5 s")
         for err in report.errors:
             problems.append(f"{where}: error output appeared in {_cell(err['cell'])}:\n{err['text'][-1500:]}")
+
+
+def test_closing_a_tab_shuts_its_kernel_down(lab):
+    """With the Binder image's settings (binder/postBuild), JupyterLab frees a notebook's kernel when its
+    tab closes: after the walk through every notebook, no kernel outlived its tab and none is left."""
+    server, browser = lab
+    browser.join_background()
+    assert browser.kernels_left, "no notebook was opened and closed before this test"
+    assert not any(browser.kernels_left.values()), f"kernels left running: {browser.kernels_left}"
+    assert server.api("GET", "kernels") == []
