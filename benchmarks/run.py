@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-widgets", action="store_true", help="skip the widget rows")
     parser.add_argument("--browser", action="store_true", help="add in-browser latency (needs chromium)")
     parser.add_argument("--memory", action="store_true",
-                        help="add the memory of every notebook open at once in one JupyterLab (needs chromium)")
+                        help="add the memory of every notebook open at once in JupyterLab (needs chromium)")
     parser.add_argument("--json", type=Path, help="also write all rows to this JSON file")
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -170,7 +170,8 @@ def main(argv=None) -> int:
         print(markdown_table(rows))
     if args.memory:
         sys.path.insert(0, str(ROOT))
-        from tests.browser.memory import class_memory, markdown_table as memory_table
+        from tests.browser.memory import class_memory
+        from tests.browser.memory import markdown_table as memory_table
 
         results["memory"] = class_memory(notebooks)
         print("\n### Memory: every notebook opened in turn and left open in one JupyterLab, then closed\n")

@@ -35,7 +35,8 @@ def test_the_override_names_a_real_setting_of_this_jupyterlab():
 
 
 def test_postbuild_configures_the_memory_meter(prefix):
-    config = json.loads((prefix / "etc/jupyter/jupyter_server_config.d/course-resource-usage.json").read_text())
+    config_dir = prefix / "etc/jupyter/jupyter_server_config.d"
+    config = json.loads((config_dir / "course-resource-usage.json").read_text())
     from jupyter_resource_usage.config import ResourceUseDisplay
 
     for name in config["ResourceUseDisplay"]:
@@ -52,7 +53,8 @@ def test_jupyterlab_serves_the_settings_postbuild_installed(prefix, tmp_path):
                JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "user"),
                JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+           f"--ServerApp.root_dir={tmp_path}",
            f"--LabApp.app_settings_dir={prefix / 'share/jupyter/lab/settings'}", "--allow-root"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
