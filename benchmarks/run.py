@@ -5,6 +5,7 @@
     python benchmarks/run.py --only 02        # notebooks / widgets whose name contains "02"
     python benchmarks/run.py --no-notebooks   # widget rows only
     python benchmarks/run.py --browser        # add slider -> plot latency in JupyterLab + Chromium
+    python benchmarks/run.py --browser --drag # ... and drag every plot slider at a hand's pace
     python benchmarks/run.py --memory         # add a class-sized figure: every notebook open in one server
 
 Notebook rows: each notebook executed top to bottom in a fresh kernel (nbclient), ``--repeat`` times;
@@ -132,6 +133,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-notebooks", action="store_true", help="skip the notebook runs")
     parser.add_argument("--no-widgets", action="store_true", help="skip the widget rows")
     parser.add_argument("--browser", action="store_true", help="add in-browser latency (needs chromium)")
+    parser.add_argument("--drag", action="store_true", help="with --browser: also drag every plot slider")
     parser.add_argument("--memory", action="store_true",
                         help="add the memory of every notebook open at once in JupyterLab (needs chromium)")
     parser.add_argument("--json", type=Path, help="also write all rows to this JSON file")
@@ -160,14 +162,16 @@ def main(argv=None) -> int:
                      ("errors", "errors", "d")])
     if args.browser:
         sys.path.insert(0, str(ROOT))
-        from tests.browser.latency import markdown_table, measure_latency, per_widget
+        from tests.browser.latency import markdown_table, measure_latency, per_widget, summary
 
-        rows = measure_latency(notebooks)
+        rows = measure_latency(notebooks, drag=args.drag)
         results["browser"] = rows
-        print("\n### Browser: slider move -> updated plot on the page (JupyterLab, headless Chromium)\n")
-        print(markdown_table([dict(r, control="(all sliders)") for r in per_widget(rows)]))
+        print("\n### Browser: key press on a slider -> new plot on the page, against a bare slider's round "
+              "trip (the floor) in the same page (JupyterLab, headless Chromium)\n")
+        print(markdown_table(per_widget(rows)))
         print("\nPer slider:\n")
         print(markdown_table(rows))
+        print(f"\n{summary(rows)}")
     if args.memory:
         sys.path.insert(0, str(ROOT))
         from tests.browser.memory import class_memory
