@@ -1,0 +1,81 @@
+"""Imbalance remedies against scikit-learn, torch and the papers' formulas (Cui et al. 2019; Menon et al.
+2021)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.utils.class_weight import compute_class_weight
+
+from course_utils.imbalance import (
+    LogitAdjustedLoss,
+    balanced_sampler,
+    class_prior,
+    effective_number_weights,
+    inverse_frequency_weights,
+    posthoc_adjust,
+)
+
+COUNTS = np.array([120, 80, 40, 20, 12])
+
+
+def test_inverse_frequency_is_sklearns_balanced():
+    y = np.repeat(np.arange(5), COUNTS)
+    np.testing.assert_allclose(inverse_frequency_weights(COUNTS),
+                               compute_class_weight("balanced", classes=np.arange(5), y=y), rtol=1e-12)
+
+
+def test_effective_number_weights_follow_cui_et_al():
+    beta = 0.99
+    eff = (1 - beta ** COUNTS) / (1 - beta)  # the effective number of samples E_n (paper, eq. 3)
+    w = effective_number_weights(COUNTS, beta)
+    np.testing.assert_allclose(w, (1 / eff) / (1 / eff).sum() * 5, rtol=1e-12)
+    assert w.sum() == pytest.approx(5.0)
+    np.testing.assert_allclose(effective_number_weights(COUNTS, 0.0), np.ones(5))  # β = 0: no re-weighting
+    inv = 1 / COUNTS
+    np.testing.assert_allclose(effective_number_weights(COUNTS, 1 - 1e-9), inv / inv.sum() * 5, rtol=1e-5)
+    assert np.all(np.diff(w) > 0)  # rarer class, larger weight
+
+
+def test_logit_adjusted_loss_is_ce_on_shifted_logits():
+    torch.manual_seed(0)
+    logits, y = torch.randn(64, 5), torch.randint(0, 5, (64,))
+    prior = class_prior(COUNTS)
+    for tau in (0.0, 0.5, 1.0, 2.0):
+        ref = F.cross_entropy(logits + tau * torch.log(torch.tensor(prior, dtype=torch.float32)), y)
+        torch.testing.assert_close(LogitAdjustedLoss(prior, tau)(logits, y), ref)
+    torch.testing.assert_close(LogitAdjustedLoss(prior, 0.0)(logits, y), F.cross_entropy(logits, y))
+
+
+def test_posthoc_adjustment_favours_rare_classes_and_tau_zero_is_argmax():
+    prior = class_prior(COUNTS)
+    z = np.zeros((1, 5))  # a tie: the adjusted argmax is the rarest class
+    assert posthoc_adjust(z, prior, 1.0).argmax() == 4
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(100, 5))
+    np.testing.assert_array_equal(posthoc_adjust(z, prior, 0.0), z)
+    # Menon et al.: with τ = 1 the adjusted logit is log p(x|y) up to a constant, for softmax = p(y|x)
+    np.testing.assert_allclose(posthoc_adjust(z, prior, 1.0) - z, np.broadcast_to(-np.log(prior), z.shape))
+
+
+def test_balanced_sampler_draws_classes_equally_often():
+    y = np.repeat(np.arange(5), COUNTS)
+    sampler = balanced_sampler(y, seed=0, num_samples=50_000)
+    drawn = np.bincount(y[np.fromiter(iter(sampler), int)], minlength=5) / 50_000
+    np.testing.assert_allclose(drawn, 0.2, atol=0.01)
+    again = np.fromiter(iter(balanced_sampler(y, seed=0)), int)
+    np.testing.assert_array_equal(again, np.fromiter(iter(balanced_sampler(y, seed=0)), int))
+
+
+def test_bad_arguments_name_themselves():
+    with pytest.raises(ValueError, match="counts"):
+        inverse_frequency_weights([10, 0, 3])
+    with pytest.raises(ValueError, match="beta"):
+        effective_number_weights(COUNTS, 1.0)
+    with pytest.raises(ValueError, match="prior"):
+        LogitAdjustedLoss([0.5, 0.6])
+    with pytest.raises(ValueError, match="tau"):
+        posthoc_adjust(np.zeros((2, 5)), class_prior(COUNTS), -1.0)
+    assert math.isclose(class_prior(COUNTS).sum(), 1.0)
