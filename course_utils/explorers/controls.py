@@ -13,8 +13,9 @@ import ipywidgets as W
 
 from course_utils.checks import check_choice
 
-#: Control widths by name: a check box or a short dropdown, a slider, a slider with a long label.
-WIDTHS = {"narrow": "160px", "medium": "240px", "normal": "300px", "wide": "480px", "auto": "auto"}
+#: Control widths by name: a one-word dropdown, a check box or a short dropdown, a slider, a slider with a
+#: long label.
+WIDTHS = {"tiny": "90px", "narrow": "160px", "medium": "240px", "normal": "300px", "wide": "480px", "auto": "auto"}
 STYLE = {"description_width": "initial"}
 #: Font size of readouts (px): readable on a projector, one size in every notebook.
 READOUT_FONT_PX = 15

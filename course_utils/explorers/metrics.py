@@ -275,7 +275,7 @@ class RankingExplorer(PlotWidget):
         listing = self.listing
         dynamic = [*listing["boxes"], *listing["rel"], *listing["prec"], *listing["gain"], listing["cut"],
                    listing["cut_label"], *self.bars["bars"], *self.bars["texts"], self.msg]
-        controls = {f"rel{r + 1}": C.dropdown(f"#{r + 1}", self.LEVELS, int(v), width="narrow")
+        controls = {f"rel{r + 1}": C.dropdown(f"#{r + 1}", self.LEVELS, int(v), width="tiny")
                     for r, v in enumerate(relevance)}
         controls["k"] = C.slider("k", int(k), 1, self.n, 1)
         super().__init__(fig, controls, dynamic=dynamic)
