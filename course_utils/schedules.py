@@ -23,7 +23,9 @@ from matplotlib.collections import PolyCollection
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from torch.optim import lr_scheduler
 
-from course_utils.checks import check_choice, check_number, check_type
+from course_utils import arg_specs as A
+from course_utils.arg_specs import Param, Slider, check_params
+from course_utils.checks import check_number, check_type
 from course_utils.plotting import COLORS, show_message
 
 __all__ = [
@@ -37,61 +39,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # One spec per scheduler: its arguments (checks and sliders), its closed form, how to build it
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Slider:
-    """How an explorer shows one argument (plain data: the explorer builds the control).
-
-    ``kind``: ``"linear"`` (``low``..``high`` by ``step``), ``"log"`` (``10**low``..``10**high``,
-    ``step`` on the exponent), ``"range"`` (two ints, for milestones) or ``"choice"`` (the
-    argument's choices). ``key``: the control's name (default: the argument's); schedulers whose
-    arguments have the same key share one control, so they must have the same slider.
-    """
-
-    value: object
-    low: float | None = None
-    high: float | None = None
-    step: float | None = None
-    fmt: str | None = None
-    kind: str = "linear"
-    label: str | None = None
-    key: str | None = None
-
-
-@dataclass(frozen=True)
-class Param:
-    """What one scheduler argument may be, and (``slider``) how the explorer shows it."""
-
-    kind: str  # "int", "real", "bool", "choice", "milestones"
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    choices: tuple = ()
-    required: bool = False
-    allow_none: bool = False
-    slider: Slider | None = None
-
-    def check(self, name: str, value):
-        """The value torch should get (ints stay ints, reals become float), or raise."""
-        if value is None and self.allow_none:
-            return None
-        if self.kind == "bool":
-            return check_type(name, value, bool, "True or False")
-        if self.kind == "choice":
-            return check_choice(name, value, self.choices)
-        if self.kind == "milestones":
-            check_type(name, value, (list, tuple), "a list of epoch numbers (integers >= 1)")
-            if len(value) == 0:
-                raise ValueError(f"{name}={value!r} is empty; allowed: a list of epoch numbers "
-                                 "(integers >= 1)")
-            for v in value:
-                check_number(f"{name} entry", v, low=1, integer=True)
-            return [int(v) for v in value]
-        check_number(name, value, low=self.low, high=self.high, low_open=self.low_open,
-                     high_open=self.high_open, integer=self.kind == "int")
-        return int(value) if self.kind == "int" else float(value)
-
-
 @dataclass(frozen=True)
 class SchedulerSpec:
     """Everything about one scheduler; adding a scheduler is adding one of these to :data:`SCHEDULERS`.
@@ -112,31 +59,6 @@ class SchedulerSpec:
     call: Callable[[dict], str] | None = None
     ignores_lr: str = ""
     marker: tuple[str, str] | None = None
-
-
-def _int(low=None, high=None, **kw) -> Param:
-    """An integer argument in [low, high]."""
-    return Param("int", low, high, **kw)
-
-
-def _real(low=None, high=None, **kw) -> Param:
-    """A real argument in [low, high] (``low_open``/``high_open`` exclude an end)."""
-    return Param("real", low, high, **kw)
-
-
-def _choice(*choices, **kw) -> Param:
-    """An argument that is one of ``choices``."""
-    return Param("choice", choices=choices, **kw)
-
-
-def _lin(value, low, high, step, fmt=None, **kw) -> Slider:
-    """A linear slider."""
-    return Slider(value, low, high, step, fmt, **kw)
-
-
-def _log(value, low_exp, high_exp, step=0.1, fmt=".3g", **kw) -> Slider:
-    """A log slider from ``10**low_exp`` to ``10**high_exp``."""
-    return Slider(value, low_exp, high_exp, step, fmt, kind="log", **kw)
 
 
 def _one_cycle_args(steps: int, args: dict) -> dict:
@@ -184,15 +106,15 @@ def _warmup_cosine_call(args: dict) -> str:
 
 
 # arguments (and sliders) several schedulers share
-_GAMMA = _real(0.0, slider=_lin(0.1, 0.0, 1.0, 0.05, ".2f"))
-_ETA_MIN = _real(0.0, slider=_lin(0.0, 0.0, 0.1, 0.005, ".3f"))
-_TOTAL_ITERS = _int(1, slider=_lin(20, 1, 200, 1))
-_START_FACTOR = _real(0.0, 1.0, low_open=True, slider=_lin(0.1, 0.01, 1.0, 0.01, ".2f"))
-_MAX_LR = _real(0.0, low_open=True, required=True, slider=_log(0.1, -3, 0))
-_MOMENTUM = _real(0.0, 1.0)
+_GAMMA = A.real(0.0, slider=A.linear(0.1, 0.0, 1.0, 0.05, ".2f"))
+_ETA_MIN = A.real(0.0, slider=A.linear(0.0, 0.0, 0.1, 0.005, ".3f"))
+_TOTAL_ITERS = A.integer(1, slider=A.linear(20, 1, 200, 1))
+_START_FACTOR = A.real(0.0, 1.0, low_open=True, slider=A.linear(0.1, 0.01, 1.0, 0.01, ".2f"))
+_MAX_LR = A.real(0.0, low_open=True, required=True, slider=A.log(0.1, -3, 0))
+_MOMENTUM = A.real(0.0, 1.0)
 
 _SPECS = (
-    SchedulerSpec("StepLR", {"step_size": _int(1, required=True, slider=_lin(30, 1, 100, 1)),
+    SchedulerSpec("StepLR", {"step_size": A.integer(1, required=True, slider=A.linear(30, 1, 100, 1)),
                              "gamma": _GAMMA},
                   "lr·γ<sup>⌊e / step_size⌋</sup>"),
     SchedulerSpec("MultiStepLR", {"milestones": Param("milestones", required=True,
@@ -200,54 +122,54 @@ _SPECS = (
                                   "gamma": _GAMMA},
                   "lr·γ<sup>(number of milestones ≤ e)</sup>"),
     SchedulerSpec("ExponentialLR",
-                  {"gamma": _real(0.0, required=True, slider=_lin(0.95, 0.8, 1.0, 0.005, ".3f",
+                  {"gamma": A.real(0.0, required=True, slider=A.linear(0.95, 0.8, 1.0, 0.005, ".3f",
                                                                   key="gamma_exp"))},
                   "lr·γ<sup>e</sup>"),
-    SchedulerSpec("CosineAnnealingLR", {"T_max": _int(1, required=True, slider=_lin(100, 1, 200, 1)),
+    SchedulerSpec("CosineAnnealingLR", {"T_max": A.integer(1, required=True, slider=A.linear(100, 1, 200, 1)),
                                         "eta_min": _ETA_MIN},
                   "η<sub>min</sub> + (lr − η<sub>min</sub>)·(1 + cos(π·e / T_max)) / 2 "
                   "&nbsp;(periodic: climbs back after T_max)",
                   marker=("T_max", "after T_max the cosine climbs back up")),
-    SchedulerSpec("CosineAnnealingWarmRestarts", {"T_0": _int(1, required=True, slider=_lin(10, 1, 100, 1)),
-                                                  "T_mult": _int(1, slider=_lin(2, 1, 4, 1)),
-                                                  "eta_min": _ETA_MIN},
+    SchedulerSpec("CosineAnnealingWarmRestarts", {
+        "T_0": A.integer(1, required=True, slider=A.linear(10, 1, 100, 1)),
+        "T_mult": A.integer(1, slider=A.linear(2, 1, 4, 1)), "eta_min": _ETA_MIN},
                   "η<sub>min</sub> + (lr − η<sub>min</sub>)·(1 + cos(π·T_cur / T_i)) / 2, "
                   "T_i = T_0·T_mult<sup>restarts</sup>"),
     SchedulerSpec("LinearLR", {"start_factor": _START_FACTOR,
-                               "end_factor": _real(0.0, 1.0, slider=_lin(1.0, 0.0, 1.0, 0.01, ".2f")),
+                               "end_factor": A.real(0.0, 1.0, slider=A.linear(1.0, 0.0, 1.0, 0.01, ".2f")),
                                "total_iters": _TOTAL_ITERS},
                   "lr·(start + (end − start)·min(e, total_iters) / total_iters)"),
-    SchedulerSpec("ConstantLR", {"factor": _real(0.0, 1.0, slider=_lin(0.5, 0.0, 1.0, 0.05, ".2f")),
+    SchedulerSpec("ConstantLR", {"factor": A.real(0.0, 1.0, slider=A.linear(0.5, 0.0, 1.0, 0.05, ".2f")),
                                  "total_iters": _TOTAL_ITERS},
                   "lr·factor for e &lt; total_iters, then lr"),
     SchedulerSpec("PolynomialLR", {"total_iters": _TOTAL_ITERS,
-                                   "power": _real(0.0, slider=_lin(1.0, 0.0, 5.0, 0.1, ".1f"))},
+                                   "power": A.real(0.0, slider=A.linear(1.0, 0.0, 5.0, 0.1, ".1f"))},
                   "lr·(1 − min(e, total_iters) / total_iters)<sup>power</sup>"),
     SchedulerSpec("OneCycleLR", {
         "max_lr": _MAX_LR,
-        "pct_start": _real(0.0, 1.0, high_open=True, slider=_lin(0.3, 0.0, 0.95, 0.05, ".2f")),
-        "div_factor": _real(0.0, low_open=True, slider=_log(25.0, 0, 3)),
-        "final_div_factor": _real(0.0, low_open=True, slider=_log(1e4, 0, 5, 0.25)),
-        "anneal_strategy": _choice("cos", "linear", slider=Slider("cos", kind="choice", label="anneal")),
-        "total_steps": _int(1), "three_phase": Param("bool"), "cycle_momentum": Param("bool"),
+        "pct_start": A.real(0.0, 1.0, high_open=True, slider=A.linear(0.3, 0.0, 0.95, 0.05, ".2f")),
+        "div_factor": A.real(0.0, low_open=True, slider=A.log(25.0, 0, 3)),
+        "final_div_factor": A.real(0.0, low_open=True, slider=A.log(1e4, 0, 5, 0.25)),
+        "anneal_strategy": A.choice("cos", "linear", slider=Slider("cos", kind="choice", label="anneal")),
+        "total_steps": A.integer(1), "three_phase": Param("bool"), "cycle_momentum": Param("bool"),
         "base_momentum": _MOMENTUM, "max_momentum": _MOMENTUM},
         "max_lr/div_factor ↗ max_lr (first pct_start of the steps) ↘ max_lr/(div_factor·final_div_factor)",
         complete=_one_cycle_args, ignores_lr="max_lr/div_factor"),
     SchedulerSpec("CyclicLR", {
-        "base_lr": _real(0.0, required=True, slider=_log(0.01, -4, 0)), "max_lr": _MAX_LR,
-        "step_size_up": _int(1, slider=_lin(10, 1, 100, 1)),
-        "mode": _choice("triangular", "triangular2", "exp_range",
+        "base_lr": A.real(0.0, required=True, slider=A.log(0.01, -4, 0)), "max_lr": _MAX_LR,
+        "step_size_up": A.integer(1, slider=A.linear(10, 1, 100, 1)),
+        "mode": A.choice("triangular", "triangular2", "exp_range",
                         slider=Slider("triangular", kind="choice", key="cyclic_mode")),
-        "gamma": _real(0.0, 1.0, low_open=True,
-                       slider=_lin(0.99, 0.9, 1.0, 0.005, ".3f", key="cyclic_gamma")),
-        "step_size_down": _int(1, allow_none=True), "cycle_momentum": Param("bool"),
+        "gamma": A.real(0.0, 1.0, low_open=True,
+                       slider=A.linear(0.99, 0.9, 1.0, 0.005, ".3f", key="cyclic_gamma")),
+        "step_size_down": A.integer(1, allow_none=True), "cycle_momentum": Param("bool"),
         "base_momentum": _MOMENTUM, "max_momentum": _MOMENTUM},
         "base_lr + (max_lr − base_lr)·triangle(e / step_size_up)·scale(cycle)",
         complete=_cyclic_args, ignores_lr="base_lr"),
     # linear warm-up, then cosine: SequentialLR([LinearLR, CosineAnnealingLR], milestones=[warmup_steps])
-    SchedulerSpec("WarmupCosine", {"warmup_steps": _int(1, required=True,
-                                                        slider=_lin(10, 1, 100, 1, label="warmup")),
-                                   "start_factor": _START_FACTOR, "T_max": _int(1), "eta_min": _ETA_MIN},
+    SchedulerSpec("WarmupCosine", {"warmup_steps": A.integer(1, required=True,
+                                                        slider=A.linear(10, 1, 100, 1, label="warmup")),
+                                   "start_factor": _START_FACTOR, "T_max": A.integer(1), "eta_min": _ETA_MIN},
                   "lr·(start + (1 − start)·e / warmup) for e &lt; warmup, then cosine from lr over T_max = "
                   "epochs − warmup",
                   complete=_warmup_cosine_args, build=_warmup_cosine, call=_warmup_cosine_call),
@@ -260,33 +182,15 @@ SCHEDULER_NAMES: tuple[str, ...] = tuple(SCHEDULERS)
 
 #: ``ReduceLROnPlateau``: the arguments of :func:`plateau_trace` (and the plateau explorer's sliders).
 PLATEAU = SchedulerSpec("ReduceLROnPlateau", {
-    "patience": _int(0, slider=_lin(5, 0, 20, 1)),
-    "factor": _real(0.0, 1.0, high_open=True, slider=_lin(0.5, 0.0, 0.95, 0.05, ".2f")),
-    "threshold": _real(0.0, slider=_log(1e-4, -5, -1, 0.25, ".1e")),
-    "threshold_mode": _choice("rel", "abs", slider=Slider("rel", kind="choice")),
-    "cooldown": _int(0, slider=_lin(0, 0, 10, 1)),
-    "min_lr": _real(0.0, slider=_lin(0.0, 0.0, 0.05, 0.001, ".3f")),
-    "mode": _choice("min", "max"),
-    "eps": _real(0.0),
+    "patience": A.integer(0, slider=A.linear(5, 0, 20, 1)),
+    "factor": A.real(0.0, 1.0, high_open=True, slider=A.linear(0.5, 0.0, 0.95, 0.05, ".2f")),
+    "threshold": A.real(0.0, slider=A.log(1e-4, -5, -1, 0.25, ".1e")),
+    "threshold_mode": A.choice("rel", "abs", slider=Slider("rel", kind="choice")),
+    "cooldown": A.integer(0, slider=A.linear(0, 0, 10, 1)),
+    "min_lr": A.real(0.0, slider=A.linear(0.0, 0.0, 0.05, 0.001, ".3f")),
+    "mode": A.choice("min", "max"),
+    "eps": A.real(0.0),
 }, "new lr = max(lr·factor, min_lr), skipped if the change is ≤ eps")
-
-
-def _check_params(owner: str, params: dict, specs: Mapping[str, Param]) -> dict:
-    """Checked copies of ``params`` for ``owner``; unknown or missing names raise TypeError."""
-    unknown = [k for k in params if k not in specs]
-    if unknown:
-        raise TypeError(f"{owner} got unknown parameter(s) {', '.join(unknown)}; "
-                        f"allowed: {', '.join(specs)}")
-    missing = [k for k, spec in specs.items() if spec.required and k not in params]
-    if missing:
-        raise TypeError(f"{owner} needs parameter(s) {', '.join(missing)}; allowed: {', '.join(specs)}")
-    out = {}
-    for key, value in params.items():
-        try:
-            out[key] = specs[key].check(key, value)
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{owner}: {exc}") from None
-    return out
 
 
 def _check_name(name) -> str:
@@ -369,7 +273,7 @@ def lr_curve(name: str, steps: int, lr: float = 0.1, **params) -> list[float]:
     name = _check_name(name)
     check_number("steps", steps, low=1, integer=True)
     check_number("lr", lr, low=0.0)
-    checked = _check_params(name, params, SCHEDULERS[name].params)
+    checked = check_params(name, params, SCHEDULERS[name].params)
     return _schedule_unchecked(name, int(steps), float(lr), checked)[0].tolist()
 
 
@@ -431,7 +335,7 @@ def plateau_trace(val_losses, lr: float = 0.1, **params) -> PlateauTrace:
     """
     vals = _check_val_losses(val_losses)
     check_number("lr", lr, low=0.0)
-    return _trace(vals, float(lr), _check_params("ReduceLROnPlateau", params, PLATEAU.params))
+    return _trace(vals, float(lr), check_params("ReduceLROnPlateau", params, PLATEAU.params))
 
 
 def _trace(vals: list[float], lr: float, checked: dict) -> PlateauTrace:

@@ -7,7 +7,6 @@ entry in the dropdown here, with its own sliders, without a line changed in this
 
 from __future__ import annotations
 
-import ipywidgets as W
 import numpy as np
 
 from course_utils.checks import check_choice, check_number
@@ -41,10 +40,8 @@ def _control(name: str, param):
         return C.log_slider(label, s.value, s.low, s.high, step=s.step, fmt=s.fmt)
     if s.kind == "choice":
         return C.dropdown(label, list(param.choices), s.value)
-    if s.kind == "range":  # (no range-slider factory in controls: its style and a named width)
-        return W.IntRangeSlider(value=s.value, min=s.low, max=s.high, step=s.step, description=label,
-                                continuous_update=True, style=C.STYLE,
-                                layout=W.Layout(width=C.WIDTHS["normal"]))
+    if s.kind == "range":
+        return C.range_slider(label, s.value, s.low, s.high, s.step)
     return C.slider(label, s.value, s.low, s.high, s.step, fmt=s.fmt)
 
 
