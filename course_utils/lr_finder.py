@@ -16,6 +16,7 @@ widget calls again for other smoothing values), drawing on a given ``Axes`` (:fu
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ from course_utils.checks import check_choice, check_number, check_type
 from course_utils.plotting import COLORS
 from course_utils.reproducibility import torch_threads
 
-__all__ = ["LRRange", "SUGGESTION_RULES", "divergence_index", "lr_range_test", "lr_schedule",
+__all__ = ["LRRange", "SUGGESTION_RULES", "divergence_index", "lr_range_test", "lr_schedule", "onecycle_curve",
+           "default_range_test",
            "plot_lr_range", "smooth_losses", "suggest_lrs", "update_lr_range"]
 
 #: How a suggestion is read off the smoothed curve (the names the widget's dropdown shows).
@@ -265,6 +267,45 @@ def lr_range_test(model: torch.nn.Module, loader_or_data, criterion, optimizer_c
                 "optimizer": getattr(optimizer_cls, "__name__", str(optimizer_cls)) if not given
                 else type(optimizer).__name__, **optimizer_kw}
     return analyse(planned[:len(losses)], losses, smooth, diverge_factor, planned, settings)
+
+
+def default_range_test(seed: int = 0, num_iter: int = 300, start_lr: float = 1e-4, end_lr: float = 10.0,
+                       batch_size: int = 32) -> LRRange:
+    """The notebook's range test, run over the whole range (no stop, for re-reading): the course's MLP
+    on the long-tailed digits, cross-entropy, SGD with momentum 0.9 (the training module's ``"sgd"``),
+    seeded."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from course_utils.data import load_imbalanced_digits
+    from course_utils.reproducibility import set_seed
+    from course_utils.training import make_model
+
+    data = load_imbalanced_digits(seed=seed)
+    set_seed(seed)
+    model = make_model("mlp", data.X_train.shape[1], data.n_classes)
+    loader = DataLoader(TensorDataset(torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)),
+                        batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    return lr_range_test(model, loader, torch.nn.CrossEntropyLoss(), "SGD+momentum", start_lr, end_lr, num_iter,
+                         stop_on_divergence=False)
+
+
+@functools.lru_cache(maxsize=16)
+def _unit_onecycle(steps: int) -> np.ndarray:
+    from course_utils.schedules import lr_curve  # the real torch OneCycleLR
+
+    return np.asarray(lr_curve("OneCycleLR", steps, max_lr=1.0), dtype=np.float64)
+
+
+def onecycle_curve(max_lr: float, steps: int) -> np.ndarray:
+    """The lr of each of ``steps`` steps of ``torch.optim.lr_scheduler.OneCycleLR(max_lr=max_lr)``.
+
+    Read once from the real scheduler at ``max_lr = 1`` (``course_utils.schedules.lr_curve``) and
+    scaled: every phase of OneCycleLR is a multiple of ``max_lr`` (start ``max_lr / 25``, peak
+    ``max_lr``, end ``max_lr / 25 / 1e4``), so the curve is ``max_lr`` times the unit curve.
+    """
+    check_number("max_lr", max_lr, low=0.0, low_open=True)
+    check_number("steps", steps, low=1, integer=True)
+    return max_lr * _unit_onecycle(int(steps))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -178,7 +178,7 @@ def sgd_error_norms(lr: float, beta: float, kappa: float, steps: int = 100) -> n
 # ---------------------------------------------------------------------------------------------
 # drawing on a given Axes
 # ---------------------------------------------------------------------------------------------
-_NORM = LogNorm(1.0, 1e3)
+_NORM = LogNorm(1.0, 1e4)
 
 
 def _image(rates):

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.lr_finder import (
     divergence_index,
+    onecycle_curve,
     lr_range_test,
     lr_schedule,
     smooth_losses,
@@ -227,3 +228,16 @@ def test_bad_optimizer_and_data_name_themselves():
         lr_range_test(model, (x, y), nn.CrossEntropyLoss(), "Sgd", 1e-4, 1.0, 10)
     with pytest.raises(TypeError, match="loader_or_data"):
         lr_range_test(model, 3, nn.CrossEntropyLoss(), torch.optim.SGD, 1e-4, 1.0, 10)
+
+
+@pytest.mark.parametrize("max_lr", [3e-4, 0.05, 2.0])
+def test_onecycle_curve_is_torchs_onecyclelr(max_lr):
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=120)
+    ref = []
+    for _ in range(120):
+        ref.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    np.testing.assert_allclose(onecycle_curve(max_lr, 120), ref, rtol=1e-12)
