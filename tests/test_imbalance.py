@@ -79,3 +79,39 @@ def test_bad_arguments_name_themselves():
     with pytest.raises(ValueError, match="tau"):
         posthoc_adjust(np.zeros((2, 5)), class_prior(COUNTS), -1.0)
     assert math.isclose(class_prior(COUNTS).sum(), 1.0)
+
+
+def _fake_runs(seed=0):
+    """RemedyRun objects with synthetic predictions: 'better' beats 'ce' by a margin, 'same' is noise."""
+    from course_utils.imbalance import RemedyRun
+
+    rng = np.random.default_rng(seed)
+    prior = class_prior(COUNTS)
+    runs = []
+    for s in range(5):
+        y = rng.integers(0, 5, 200)
+        for name, acc in (("ce", 0.70), ("better", 0.85), ("same", 0.70)):
+            pred = np.where(rng.random(200) < acc, y, rng.integers(0, 5, 200))
+            z = np.zeros((200, 5))
+            runs.append(RemedyRun(name, s, prior, y, z, y, z, pred))
+    return runs
+
+
+def test_paired_differences_equal_scipys_paired_t_test():
+    from scipy.stats import ttest_rel
+
+    from course_utils.imbalance import paired_differences, summarize
+
+    runs = _fake_runs()
+    table = paired_differences(runs, "macro_f1")
+    ce = [r.macro_f1 for r in runs if r.remedy == "ce"]
+    for name in ("better", "same"):
+        other = [r.macro_f1 for r in runs if r.remedy == name]
+        ref = ttest_rel(other, ce)
+        assert table[name]["t"] == pytest.approx(ref.statistic, rel=1e-10)
+        assert table[name]["p"] == pytest.approx(ref.pvalue, rel=1e-10)
+        np.testing.assert_allclose(table[name]["diffs"], np.subtract(other, ce))
+    assert table["better"]["verdict"] == "beyond the noise"
+    stats = summarize(runs, "macro_f1")
+    assert stats["ce"]["mean"] == pytest.approx(np.mean(ce))
+    assert stats["ce"]["sd"] == pytest.approx(np.std(ce, ddof=1))
