@@ -27,7 +27,7 @@ import numpy as np
 from course_utils.checks import check_choice, check_number
 
 __all__ = ["RULES", "best_binary_threshold", "binary_f1_curve", "expected_f1_curve", "macro_f1_batch",
-           "apply_rule", "recall_batch", "tune_offsets"]
+           "apply_rule", "recall_batch", "tune_along", "tune_offsets"]
 
 RULES = {"argmax": "argmax of the scores", "bias": "argmax of log p + b (per-class bias on the logits)",
          "threshold": "argmax of p − t (per-class threshold on the probabilities)"}
@@ -150,6 +150,26 @@ def tune_offsets(probs, y, rule: str = "bias", *, grid=None, sweeps: int = 3) ->
         if not changed:
             break
     return off, best
+
+
+def tune_along(probs, y, direction, grid) -> tuple[float, float]:
+    """The scale τ on ``grid`` that maximises macro-F1 of ``argmax(log p + τ · direction)`` on ``(probs, y)``.
+
+    With ``direction = −log π`` (π the training prior) this is post-hoc logit adjustment with its τ tuned
+    (Menon et al. 2021); one number instead of one per class. Ties keep the first (smallest) τ.
+    Returns ``(τ, macro-F1)``.
+    """
+    s = _rule_scores(probs, "bias")
+    y = _labels(y, "y")
+    d = np.asarray(direction, dtype=np.float64)
+    g = np.asarray(grid, dtype=np.float64).ravel()
+    if d.shape != (s.shape[1],) or g.size == 0:
+        raise ValueError(f"direction has shape {d.shape} and grid {g.shape}; allowed: ({s.shape[1]},) and a "
+                         "non-empty grid")
+    preds = (s[None, :, :] + g[:, None, None] * d[None, None, :]).argmax(axis=2)
+    scores = macro_f1_batch(np.broadcast_to(y, preds.shape), preds, s.shape[1])
+    i = int(np.argmax(scores))
+    return float(g[i]), float(scores[i])
 
 
 # ---------------------------------------------------------------------------------------------

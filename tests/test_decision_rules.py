@@ -17,6 +17,7 @@ from course_utils.decision_rules import (
     expected_f1_curve,
     macro_f1_batch,
     recall_batch,
+    tune_along,
     tune_offsets,
 )
 
@@ -141,3 +142,14 @@ def test_bad_arguments_name_themselves():
         binary_f1_curve([0.1, 0.2], [0, 2], [0.5])
     with pytest.raises(TypeError, match="y_pred"):
         macro_f1_batch([0, 1], [0.5, 1.0])
+
+
+def test_tune_along_is_a_brute_force_over_tau():
+    p, y = _probs(seed=4)
+    prior = np.bincount(y, minlength=5) / len(y)
+    grid = np.linspace(0, 2, 21)
+    tau, score = tune_along(p, y, -np.log(prior), grid)
+    scores = [f1_score(y, np.argmax(np.log(p) - t * np.log(prior), axis=1), average="macro", labels=range(5),
+                       zero_division=0) for t in grid]
+    assert score == pytest.approx(max(scores), rel=1e-12)
+    assert tau == grid[int(np.argmax(scores))]
