@@ -26,8 +26,9 @@ from course_utils.checks import check_number
 from course_utils.decision_rules import macro_f1_batch, recall_batch
 from course_utils.plotting import COLORS
 
-__all__ = ["PairedBootstrap", "bootstrap_indices", "paired_bootstrap", "per_image_sd", "percentile_interval",
-           "plot_intervals", "plot_shakeup", "shakeup_probability", "simulate_leaderboard", "update_shakeup"]
+__all__ = ["PairedBootstrap", "bootstrap_indices", "paired_bootstrap", "paired_verdict", "per_image_sd",
+           "percentile_interval", "plot_intervals", "plot_shakeup", "shakeup_probability",
+           "simulate_leaderboard", "update_shakeup"]
 
 
 def bootstrap_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
@@ -118,6 +119,28 @@ def per_image_sd(boot: PairedBootstrap) -> float:
     return float(np.std(boot.diff, ddof=1) * math.sqrt(boot.n))
 
 
+def paired_verdict(diffs, alpha: float = 0.05) -> dict:
+    """Is a paired difference (one value per seed, say) beyond the noise? A paired t-test.
+
+    ``mean``, ``sd`` (ddof=1), ``t = mean / (sd / √n)``, the two-sided p-value (Student's t, n − 1 degrees
+    of freedom) and ``verdict``: ``"beyond the noise"`` when p < ``alpha``, else ``"within the noise"``.
+    """
+    from scipy.stats import t as student_t
+
+    check_number("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    d = np.asarray(diffs, dtype=np.float64).ravel()
+    if d.size < 2:
+        raise ValueError(f"diffs has {d.size} value(s); allowed: at least 2 (one per seed)")
+    sd = float(np.std(d, ddof=1))
+    if sd == 0:
+        t, p = (0.0, 1.0) if np.all(d == 0) else (math.copysign(math.inf, d.mean()), 0.0)
+    else:
+        t = float(d.mean() / (sd / math.sqrt(d.size)))
+        p = float(2 * student_t.sf(abs(t), d.size - 1))
+    return {"diffs": d, "mean": float(d.mean()), "sd": sd, "t": t, "p": p,
+            "verdict": "beyond the noise" if p < alpha else "within the noise"}
+
+
 def _phi(x):
     return ndtr(np.asarray(x, dtype=np.float64))  # the standard normal CDF
 
@@ -147,8 +170,9 @@ def simulate_leaderboard(y_true, pred_a, pred_b, *, n_test: int | None = None, p
     Each simulation draws ``n_test`` images (default: the pool's size) from the pool with
     replacement, puts a random ``public_share`` of them on the public
     board and the rest on the private one, and scores both models on each board (macro-F1). Returns
-    the share of simulations where the public winner loses on the private board (``shakeup``; ties
-    count as no winner), the boards' gaps, and the pool's own gap.
+    the share of simulations where the public winner loses on the private board (``shakeup``; a tie on
+    either board counts as half a shake-up: a coin flip names the winner), the share with a tie
+    (``ties``), the boards' gaps, and the pool's own gap.
     """
     check_number("public_share", public_share, low=0.0, high=1.0, low_open=True, high_open=True)
     check_number("n_sims", n_sims, low=1, integer=True)
@@ -164,8 +188,12 @@ def simulate_leaderboard(y_true, pred_a, pred_b, *, n_test: int | None = None, p
     pub, priv = idx[:, :n_pub], idx[:, n_pub:]  # the draw is already in random order
     gap_pub = macro_f1_batch(y[pub], b[pub], k) - macro_f1_batch(y[pub], a[pub], k)
     gap_priv = macro_f1_batch(y[priv], b[priv], k) - macro_f1_batch(y[priv], a[priv], k)
-    shake = (np.sign(gap_pub) * np.sign(gap_priv)) < 0
-    return {"shakeup": float(shake.mean()), "gap_public": gap_pub, "gap_private": gap_priv,
+    sign_pub, sign_priv = np.sign(gap_pub), np.sign(gap_priv)
+    # a tie on a board names no winner: the winner is then a coin flip (half a shake-up), as in the formula,
+    # where a tie has probability 0
+    shake = np.where((sign_pub == 0) | (sign_priv == 0), 0.5, (sign_pub * sign_priv < 0).astype(float))
+    ties = float(np.mean((sign_pub == 0) | (sign_priv == 0)))
+    return {"shakeup": float(shake.mean()), "ties": ties, "gap_public": gap_pub, "gap_private": gap_priv,
             "pool_gap": float(macro_f1_batch(y, b, k) - macro_f1_batch(y, a, k)), "n_test": n,
             "n_public": n_pub}
 

@@ -281,28 +281,14 @@ def summarize(runs, metric: str = "macro_f1") -> dict:
 def paired_differences(runs, metric: str = "macro_f1", reference: str = "ce", alpha: float = 0.05) -> dict:
     """Each remedy against ``reference`` on the same seeds (same split, same initialisation seed).
 
-    Per remedy: the per-seed differences, their mean, sd (ddof=1), the paired t statistic
-    ``mean / (sd / √n)`` and its two-sided p-value (Student's t, n − 1 degrees of freedom), and the
-    verdict ``"beyond the noise"`` when p < ``alpha``, else ``"within the noise"``.
+    Per remedy: :func:`course_utils.bootstrap.paired_verdict` of the per-seed differences (their mean,
+    sd, paired t statistic, two-sided p-value and ``"beyond the noise"`` when p < ``alpha``).
     """
-    from scipy.stats import t as student_t
+    from course_utils.bootstrap import paired_verdict
 
-    table = {}
     ref = {r.seed: getattr(r, metric) for r in runs if r.remedy == reference}
-    for name in dict.fromkeys(r.remedy for r in runs):
-        if name == reference:
-            continue
-        d = np.array([getattr(r, metric) - ref[r.seed] for r in runs if r.remedy == name])
-        n = len(d)
-        sd = float(np.std(d, ddof=1)) if n > 1 else float("nan")
-        if n < 2 or sd == 0:
-            t, p = (0.0, 1.0) if np.all(d == 0) else (float("inf") * np.sign(d.mean()), 0.0)
-        else:
-            t = float(d.mean() / (sd / np.sqrt(n)))
-            p = float(2 * student_t.sf(abs(t), n - 1))
-        table[name] = {"diffs": d, "mean": float(d.mean()), "sd": sd, "t": t, "p": p,
-                       "verdict": "beyond the noise" if p < alpha else "within the noise"}
-    return table
+    return {name: paired_verdict([getattr(r, metric) - ref[r.seed] for r in runs if r.remedy == name], alpha)
+            for name in dict.fromkeys(r.remedy for r in runs) if name != reference}
 
 
 def plot_remedies(ax, runs, metric: str = "macro_f1", title: str = "") -> None:

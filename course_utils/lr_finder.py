@@ -28,8 +28,8 @@ from course_utils.checks import check_choice, check_number, check_type
 from course_utils.plotting import COLORS
 from course_utils.reproducibility import torch_threads
 
-__all__ = ["LRRange", "SUGGESTION_RULES", "divergence_index", "lr_range_test", "lr_schedule", "onecycle_curve",
-           "default_range_test",
+__all__ = ["LRRange", "SUGGESTION_RULES", "default_range_test", "divergence_index", "lr_range_test",
+           "lr_schedule", "onecycle_curve",
            "plot_lr_range", "smooth_losses", "suggest_lrs", "update_lr_range"]
 
 #: How a suggestion is read off the smoothed curve (the names the widget's dropdown shows).
@@ -285,8 +285,8 @@ def default_range_test(seed: int = 0, num_iter: int = 300, start_lr: float = 1e-
     model = make_model("mlp", data.X_train.shape[1], data.n_classes)
     loader = DataLoader(TensorDataset(torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)),
                         batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    return lr_range_test(model, loader, torch.nn.CrossEntropyLoss(), "SGD+momentum", start_lr, end_lr, num_iter,
-                         stop_on_divergence=False)
+    return lr_range_test(model, loader, torch.nn.CrossEntropyLoss(), "SGD+momentum", start_lr, end_lr,
+                         num_iter, stop_on_divergence=False)
 
 
 @functools.lru_cache(maxsize=16)

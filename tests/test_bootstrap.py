@@ -101,3 +101,27 @@ def test_bad_arguments_name_themselves():
         shakeup_probability(0.01, 1.0, 1)
     with pytest.raises(ValueError, match="level"):
         percentile_interval([1.0, 2.0], 1.0)
+
+
+def test_paired_verdict_is_scipys_paired_t_test():
+    from course_utils.bootstrap import paired_verdict
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.8, 0.02, 6), rng.normal(0.8, 0.02, 6)
+    for shift, expected in ((0.0, None), (0.05, "beyond the noise")):
+        ours = paired_verdict((b + shift) - a)
+        ref = stats.ttest_rel(b + shift, a)
+        assert ours["t"] == pytest.approx(ref.statistic, rel=1e-10)
+        assert ours["p"] == pytest.approx(ref.pvalue, rel=1e-10)
+        assert ours["verdict"] == ("beyond the noise" if ref.pvalue < 0.05 else "within the noise")
+        if expected:
+            assert ours["verdict"] == expected
+    with pytest.raises(ValueError, match="diffs"):
+        paired_verdict([0.1])
+
+
+def test_ties_count_as_half_a_shakeup():
+    y = np.array([0, 1, 2, 0, 1, 2] * 20)
+    same = y.copy()  # two identical models: every board ties
+    sim = simulate_leaderboard(y, same, same, n_test=60, n_sims=50, seed=0, n_classes=3)
+    assert sim["ties"] == 1.0 and sim["shakeup"] == 0.5

@@ -12,9 +12,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.lr_finder import (
     divergence_index,
-    onecycle_curve,
     lr_range_test,
     lr_schedule,
+    onecycle_curve,
     smooth_losses,
     suggest_lrs,
 )

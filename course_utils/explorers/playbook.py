@@ -1,4 +1,4 @@
-"""The competition playbook's explorers: the LR range test, momentum's phase diagram, the leaderboard shake-up.
+"""The competition playbook's explorers: the LR range test, momentum's phase diagram, leaderboard shake-up.
 
 Each computes what it shows once in ``__init__`` (a range test run over the whole lr range, the
 rate maps and the torch SGD runs for every κ of the slider); a move only re-reads those numbers with
@@ -108,12 +108,14 @@ class MomentumExplorer(PlotWidget):
                  *, kappa=100, beta=0.5, n_lr: int = 20, steps: int = 150):
         self.kappas, self.betas = tuple(kappas), tuple(float(b) for b in betas)
         if kappa not in self.kappas or float(beta) not in self.betas:
-            raise ValueError(f"kappa={kappa!r}, beta={beta!r}; allowed: kappa in {self.kappas}, beta in {self.betas}")
+            raise ValueError(f"kappa={kappa!r}, beta={beta!r}; allowed: kappa in {self.kappas}, "
+                             f"beta in {self.betas}")
         self.lr_fine = np.linspace(LR_MAX / 400, LR_MAX, 400)
         self.beta_fine = np.linspace(0.0, 0.99, 200)
         self.lr_runs = np.linspace(LR_MAX / n_lr, LR_MAX, n_lr)
         b = np.array(self.betas)
-        self.maps = {k: closed_form_rate(self.lr_fine[None, :], self.beta_fine[:, None], k) for k in self.kappas}
+        self.maps = {k: closed_form_rate(self.lr_fine[None, :], self.beta_fine[:, None], k)
+                     for k in self.kappas}
         self.measured = {k: measured_rates(self.lr_runs, b, k, steps) for k in self.kappas}
         fig, (ax_map, ax_slice) = new_figure((11.5, 4.3), ncols=2, gridspec_kw={"width_ratios": [1.2, 1]})
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.3)
@@ -161,7 +163,8 @@ class MomentumExplorer(PlotWidget):
                 ["best plain GD: α, ρ", f"{gd['lr']:.3f}, {gd['rate']:.4f}"],
                 ["steps saved by momentum (GD steps ÷ momentum steps)",
                  f"{speedup(kappa):.2f} (√κ = {np.sqrt(kappa):.2f})"]]
-        self.readout.value = C.html_table([f"κ = {kappa}, β = {beta:g}", "value"], rows, align=["left", "right"])
+        self.readout.value = C.html_table([f"κ = {kappa}, β = {beta:g}", "value"], rows,
+                                          align=["left", "right"])
 
 
 class LeaderboardExplorer(PlotWidget):
