@@ -115,3 +115,39 @@ def test_paired_differences_equal_scipys_paired_t_test():
     stats = summarize(runs, "macro_f1")
     assert stats["ce"]["mean"] == pytest.approx(np.mean(ce))
     assert stats["ce"]["sd"] == pytest.approx(np.std(ce, ddof=1))
+
+
+def test_run_experiment_takes_a_remedys_criterion_and_sampler():
+    # the two hooks the remedies need in course_utils.training.run_experiment
+    from course_utils.data import load_imbalanced_digits
+    from course_utils.training import TrainConfig, run_experiment
+
+    data = load_imbalanced_digits(seed=0)
+    cfg = TrainConfig(epochs=2, seed=0)
+    plain = run_experiment(cfg, data, progress=False)
+    prior = class_prior(data.train_counts)
+    same = run_experiment(cfg, data, criterion=LogitAdjustedLoss(prior, 0.0), progress=False)
+    assert same.history["train_loss"] == plain.history["train_loss"]  # τ = 0 is plain CE, batch for batch
+    adjusted = run_experiment(cfg, data, criterion=LogitAdjustedLoss(prior, 1.0), progress=False)
+    assert adjusted.history["train_loss"] != plain.history["train_loss"]
+    sampled = [run_experiment(cfg, data, sampler=balanced_sampler(data.y_train, 0), progress=False)
+               for _ in range(2)]
+    assert sampled[0].history == sampled[1].history  # seeded
+    assert sampled[0].history["train_loss"] != plain.history["train_loss"]
+    with pytest.raises(TypeError, match="criterion"):
+        run_experiment(cfg, data, criterion="focal", progress=False)
+
+
+def test_holdout_split_is_stratified_and_disjoint():
+    from course_utils.data import load_imbalanced_digits
+    from course_utils.imbalance import holdout_split
+
+    data = load_imbalanced_digits(seed=1, val_size=0.5)
+    kept, X_test, y_test = holdout_split(data, seed=1)
+    assert len(kept.y_val) + len(y_test) == len(data.y_val)
+    np.testing.assert_array_equal(kept.y_train, data.y_train)
+    assert set(kept.val_index) < set(data.val_index) and len(set(kept.val_index)) == len(kept.y_val)
+    rest = np.isin(data.val_index, kept.val_index, invert=True)  # the test images: the other held-out rows
+    assert sorted(map(tuple, X_test.tolist())) == sorted(map(tuple, data.X_val[rest].tolist()))
+    counts_test, counts_val = np.bincount(y_test, minlength=10), np.bincount(kept.y_val, minlength=10)
+    assert np.all(np.abs(counts_test - counts_val) <= 1)  # stratified: each class split in half
