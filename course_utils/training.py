@@ -8,8 +8,9 @@
 * drawing on given axes: :func:`plot_history` / :func:`update_history`, :func:`plot_recall` /
   :func:`update_recall`, :func:`plot_confusion`.
 
-Data: :mod:`course_utils.data`; the dashboard: ``course_utils.explorers.training``. Metrics are
-scikit-learn's (``f1_score(average="macro")``, ``recall_score``, ``confusion_matrix``).
+Data: :mod:`course_utils.data`; the dashboard: ``course_utils.explorers.training``. A run's metrics are
+scikit-learn's (``f1_score(average="macro")``, ``recall_score``, ``confusion_matrix``), the per-epoch
+ones its formulas in NumPy (:func:`epoch_metrics`).
 """
 
 from __future__ import annotations
@@ -177,15 +178,19 @@ def evaluate(model, criterion, X, y) -> tuple[float, torch.Tensor]:
 
 
 def epoch_metrics(y_true, y_pred, n_classes: int) -> dict:
-    """Validation accuracy, macro-F1 and per-class recall, straight from scikit-learn.
+    """Validation accuracy, macro-F1 and per-class recall, from the epoch's confusion matrix.
 
-    One ``precision_recall_fscore_support`` call gives the recall and F1 of every class; macro-F1 is
-    the plain mean of the F1s, as ``f1_score(average="macro")`` computes it.
+    scikit-learn's formulas (``accuracy_score``, ``f1_score(average="macro")`` = the plain mean of
+    F1 = 2·TP / (2·TP + FP + FN), ``recall_score(average=None)``; a class never seen nor predicted
+    scores 0), written in NumPy: sklearn's input checks would cost more than the epoch itself. The
+    tests compare every epoch with sklearn; the final run's metrics (:class:`RunResult`) are sklearn's.
     """
-    skm = _sklearn_metrics()
-    _, recall, f1, _ = skm.precision_recall_fscore_support(y_true, y_pred, labels=np.arange(n_classes),
-                                                           average=None, zero_division=0)
-    return {"val_accuracy": skm.accuracy_score(y_true, y_pred), "val_macro_f1": float(np.mean(f1)),
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    cm = np.bincount(n_classes * y_true + y_pred, minlength=n_classes**2).reshape(n_classes, n_classes)
+    tp, support, predicted = np.diag(cm).astype(np.float64), cm.sum(axis=1), cm.sum(axis=0)
+    recall = np.where(support > 0, tp / np.maximum(support, 1), 0.0)
+    f1 = np.where(support + predicted > 0, 2 * tp / np.maximum(support + predicted, 1), 0.0)
+    return {"val_accuracy": float(tp.sum() / cm.sum()), "val_macro_f1": float(np.mean(f1)),
             "val_recall": recall.tolist()}
 
 
