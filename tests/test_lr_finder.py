@@ -241,3 +241,16 @@ def test_onecycle_curve_is_torchs_onecyclelr(max_lr):
         opt.step()
         sched.step()
     np.testing.assert_allclose(onecycle_curve(max_lr, 120), ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("module", ["lr_finder", "momentum", "imbalance", "decision_rules", "bootstrap"])
+def test_the_playbooks_compute_modules_do_not_import_ipywidgets(module):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (f"import sys, course_utils.{module}; "
+            "print(sorted(m for m in ('ipywidgets', 'IPython') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], check=True)
+    assert out.stdout.strip() == "[]", f"course_utils.{module} imports {out.stdout.strip()}"
