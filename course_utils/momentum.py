@@ -205,9 +205,7 @@ def plot_phase_diagram(ax, rates, lrs, betas, *, colorbar=True) -> dict:
 def _cmap():
     import matplotlib
 
-    cmap = matplotlib.colormaps["viridis_r"].copy()
-    cmap.set_bad("0.82")
-    return cmap
+    return matplotlib.colormaps["viridis_r"].with_extremes(bad="0.82")
 
 
 def update_phase_diagram(art: dict, rates, kappa: float, beta: float) -> None:
