@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from matplotlib.colors import LogNorm
 
 from course_utils.checks import check_number
 from course_utils.plotting import COLORS
 
-__all__ = ["LR_MAX", "closed_form_rate", "curvatures", "gd_optimum", "iteration_matrix", "measured_rates",
-           "optimum", "plot_phase_diagram", "plot_rate_slice", "sgd_error_norms", "speedup",
-           "steps_per_digit", "update_phase_diagram", "update_rate_slice"]
+__all__ = ["BANDS", "LR_MAX", "closed_form_rate", "curvatures", "gd_optimum", "iteration_matrix",
+           "measured_rates", "optimum", "phase_image", "plot_phase_diagram", "plot_rate_slice",
+           "sgd_error_norms", "speedup", "steps_per_digit", "update_phase_diagram", "update_rate_slice"]
 
 #: The lr axis of the phase diagram: (0, LR_MAX] (with L = 1 nothing converges beyond lr = 4).
 LR_MAX = 4.0
@@ -178,39 +177,45 @@ def sgd_error_norms(lr: float, beta: float, kappa: float, steps: int = 100) -> n
 # ---------------------------------------------------------------------------------------------
 # drawing on a given Axes
 # ---------------------------------------------------------------------------------------------
-_NORM = LogNorm(1.0, 1e4)
+#: Colour bands: steps per 10× less error, a quarter decade each from 1 to 10^4 (a few flat colours: the
+#: widget's indexed-colour frames keep them exact, and the eye reads bands better than a smooth ramp).
+BANDS = 10.0 ** np.arange(0.0, 4.01, 0.25)
 
 
-def _image(rates):
+def phase_image(rates) -> np.ma.MaskedArray:
+    """What the phase diagram shows: steps per 10× less error, masked where the run diverges (ρ ≥ 1)."""
     steps = steps_per_digit(rates)
     return np.ma.masked_invalid(np.where(np.isfinite(steps), steps, np.nan))
 
 
-def plot_phase_diagram(ax, rates, lrs, betas, *, colorbar=True) -> dict:
-    """The (lr, β) plane coloured by steps per 10× less error (log colour); diverging points grey."""
-    cmap = _cmap()
-    image = ax.imshow(_image(rates), origin="lower", aspect="auto", cmap=cmap, norm=_NORM,
-                      extent=(lrs[0], lrs[-1], betas[0], betas[-1]), interpolation="nearest")
+def _cmap_norm():
+    import matplotlib
+    from matplotlib.colors import BoundaryNorm
+
+    cmap = matplotlib.colormaps["viridis_r"].resampled(len(BANDS) - 1).with_extremes(bad="0.82")
+    return cmap, BoundaryNorm(BANDS, cmap.N)
+
+
+def plot_phase_diagram(ax, image, lrs, betas, *, colorbar=True) -> dict:
+    """The (lr, β) plane coloured by steps per 10× less error (log bands; ``image`` from
+    :func:`phase_image`); diverging points grey."""
+    cmap, norm = _cmap_norm()
+    art = ax.imshow(image, origin="lower", aspect="auto", cmap=cmap, norm=norm,
+                    extent=(lrs[0], lrs[-1], betas[0], betas[-1]), interpolation="nearest")
     if colorbar:
-        bar = ax.figure.colorbar(image, ax=ax, pad=0.02)
+        bar = ax.figure.colorbar(art, ax=ax, pad=0.02, ticks=BANDS[::4], format="%g")  # even bands: log
         bar.set_label("steps per 10× less error (log)")
     (star,) = ax.plot([], [], "*", color="white", mec="k", ms=16, label="optimal momentum")
     (gd,) = ax.plot([], [], "o", color="white", mec="k", ms=9, label="optimal plain GD (β = 0)")
     beta_line = ax.axhline(0.0, color="k", ls="--", lw=1.2)
     ax.set(xlabel="learning rate α (× 1/L)", ylabel="momentum β", xlim=(0, lrs[-1]), ylim=(0, betas[-1]))
     ax.grid(False)
-    return {"image": image, "star": star, "gd": gd, "beta_line": beta_line}
+    return {"image": art, "star": star, "gd": gd, "beta_line": beta_line}
 
 
-def _cmap():
-    import matplotlib
-
-    return matplotlib.colormaps["viridis_r"].with_extremes(bad="0.82")
-
-
-def update_phase_diagram(art: dict, rates, kappa: float, beta: float) -> None:
-    """New κ (rates) and the current β's line; the optima marked."""
-    art["image"].set_data(_image(rates))
+def update_phase_diagram(art: dict, image, kappa: float, beta: float) -> None:
+    """New κ (its :func:`phase_image`) and the current β's line; the optima marked."""
+    art["image"].set_data(image)
     best, gd = optimum(kappa), gd_optimum(kappa)
     art["star"].set_data([best["lr"]], [best["beta"]])
     art["gd"].set_data([gd["lr"]], [0.0])
