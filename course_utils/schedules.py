@@ -48,7 +48,8 @@ class SchedulerSpec:
     defaults :func:`lr_curve` documents and checks the arguments against each other; ``build(optimizer,
     args)``: the scheduler (default: the torch class ``name``); ``call(args)``: its torch code;
     ``ignores_lr``: what sets the first lr when the scheduler ignores the optimizer's; ``marker``:
-    ``(argument, note)``, a dotted line at that epoch when it falls inside the run.
+    ``(argument, note)``, a dotted line at that epoch when it falls inside the run; ``per_batch``: usually
+    stepped once per batch (its lengths then count batches), not once per epoch.
     """
 
     name: str
@@ -59,6 +60,7 @@ class SchedulerSpec:
     call: Callable[[dict], str] | None = None
     ignores_lr: str = ""
     marker: tuple[str, str] | None = None
+    per_batch: bool = False
 
 
 def _one_cycle_args(steps: int, args: dict) -> dict:
@@ -153,8 +155,10 @@ _SPECS = (
         "anneal_strategy": A.choice("cos", "linear", slider=Slider("cos", kind="choice", label="anneal")),
         "total_steps": A.integer(1), "three_phase": Param("bool"), "cycle_momentum": Param("bool"),
         "base_momentum": _MOMENTUM, "max_momentum": _MOMENTUM},
-        "max_lr/div_factor ↗ max_lr (first pct_start of the steps) ↘ max_lr/(div_factor·final_div_factor)",
-        complete=_one_cycle_args, ignores_lr="max_lr/div_factor"),
+        "max_lr/div_factor ↗ max_lr (first pct_start of the steps) ↘ max_lr/(div_factor·final_div_factor); "
+        "with cycle_momentum=True (the default) the momentum (SGD) or β₁ (Adam) goes 0.95 ↘ 0.85 ↗ 0.95 the "
+        "other way",
+        complete=_one_cycle_args, ignores_lr="max_lr/div_factor", per_batch=True),
     SchedulerSpec("CyclicLR", {
         "base_lr": A.real(0.0, required=True, slider=A.log(0.01, -4, 0)), "max_lr": _MAX_LR,
         "step_size_up": A.integer(1, slider=A.linear(10, 1, 100, 1)),
@@ -165,14 +169,15 @@ _SPECS = (
         "step_size_down": A.integer(1, allow_none=True), "cycle_momentum": Param("bool"),
         "base_momentum": _MOMENTUM, "max_momentum": _MOMENTUM},
         "base_lr + (max_lr − base_lr)·triangle(e / step_size_up)·scale(cycle)",
-        complete=_cyclic_args, ignores_lr="base_lr"),
+        complete=_cyclic_args, ignores_lr="base_lr", per_batch=True),
     # linear warm-up, then cosine: SequentialLR([LinearLR, CosineAnnealingLR], milestones=[warmup_steps])
     SchedulerSpec("WarmupCosine", {"warmup_steps": A.integer(1, required=True,
                                                         slider=A.linear(10, 1, 100, 1, label="warmup")),
                                    "start_factor": _START_FACTOR, "T_max": A.integer(1), "eta_min": _ETA_MIN},
                   "lr·(start + (1 − start)·e / warmup) for e &lt; warmup, then cosine from lr over T_max = "
                   "epochs − warmup",
-                  complete=_warmup_cosine_args, build=_warmup_cosine, call=_warmup_cosine_call),
+                  complete=_warmup_cosine_args, build=_warmup_cosine, call=_warmup_cosine_call,
+                  per_batch=True),
 )
 
 #: name -> :class:`SchedulerSpec`, one per scheduler :func:`lr_curve` knows.

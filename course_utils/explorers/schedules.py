@@ -169,7 +169,10 @@ class LRScheduleExplorer(PlotWidget):
         ignores = (f"<b>{spec.name} ignores the optimizer's lr={lr:.3g}</b>: it starts at {lrs[0]:.4g} = "
                    f"{spec.ignores_lr}<br>" if spec.ignores_lr else "")
         held = f"<br>dashed grey: held {self._held[1]}" if self._held is not None else ""
-        return (f"{ignores}{C.code(f'optimizer = torch.optim.SGD(params, lr={lr:.3g})')}<br>"
+        unit = ("one point per <code>scheduler.step()</code> call: an epoch here; "
+                f"{spec.name} is usually stepped per batch, its lengths counted in batches<br>"
+                if spec.per_batch else "")
+        return (f"{ignores}{unit}{C.code(f'optimizer = torch.optim.SGD(params, lr={lr:.3g})')}<br>"
                 f"{C.code(f'scheduler = {scheduler_call(spec.name, **params)}')}<br>"
                 f"closed form: {spec.formula}<br>"
                 f"epoch 0: <b>{lrs[0]:.4g}</b> · epoch {epochs - 1}: <b>{lrs[-1]:.4g}</b> · "
