@@ -105,3 +105,18 @@ def test_torch_threads_sets_and_restores_the_thread_count():
     with pytest.raises(ValueError, match="n=0"):
         with torch_threads(0):
             pass
+
+
+def test_set_seed_on_the_cpu_repeats_a_training_step_without_importing_the_compiler():
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from course_utils import set_seed\n"
+            "def step():\n"
+            "    set_seed(3); m = torch.nn.Linear(5, 2); x = torch.randn(8, 5)\n"
+            "    torch.nn.functional.cross_entropy(m(x), torch.randint(0, 2, (8,))).backward()\n"
+            "    return m.weight.grad.clone()\n"
+            "a, b = step(), step()\n"
+            "print(torch.equal(a, b), 'torch._inductor' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
