@@ -69,8 +69,8 @@ class LRFinderExplorer(PlotWidget):
                                        width="wide"),
                     "rule": C.dropdown("suggestion", [(v, k) for k, v in SUGGESTION_RULES.items()], rule,
                                        width="wide")}
-        dynamic = [self.art["raw"], self.art["smoothed"], self.art["stop"], *self.art["marks"].values(),
-                   *self.art["vlines"].values(), self.cycle, self.peak, self.note]
+        dynamic = [self.art["smoothed"], self.art["stop"], *self.art["marks"].values(), self.cycle, self.peak,
+                   self.note]
         super().__init__(fig, controls, dynamic=dynamic)
         self.refresh()
 
