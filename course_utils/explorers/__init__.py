@@ -54,7 +54,7 @@ _ENTRIES = (
     Explorer("label_smoothing", "losses:LabelSmoothingExplorer", "02_special_losses",
              "label smoothing: ε and the number of classes, both conventions"),
     Explorer("optimizer_trajectory", "optimizers:OptimizerExplorer", "03_optimizers_and_lr_schedules",
-             "optimizers on loss surfaces", {"compare": "Adam"}),
+             "optimizers on loss surfaces, each with its own lr, and momentum β"),
     Explorer("lr_schedule", "schedules:LRScheduleExplorer", "03_optimizers_and_lr_schedules",
              "torch.optim.lr_scheduler: the lr of every step"),
     Explorer("plateau", "schedules:PlateauExplorer", "03_optimizers_and_lr_schedules",
