@@ -104,9 +104,8 @@ class MomentumExplorer(PlotWidget):
     here, once.
     """
 
-    def __init__(self, kappas=(1, 3, 10, 100, 1000), betas=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6,
-                                                                     0.7, 0.8, 0.9, 0.95),
-                 *, kappa=100, beta=0.5, n_lr: int = 20, steps: int = 100):
+    def __init__(self, kappas=(1, 3, 10, 100, 1000), betas=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95),
+                 *, kappa=100, beta=0.6, n_lr: int = 20, steps: int = 100):
         self.kappas, self.betas = tuple(kappas), tuple(float(b) for b in betas)
         if kappa not in self.kappas or float(beta) not in self.betas:
             raise ValueError(f"kappa={kappa!r}, beta={beta!r}; allowed: kappa in {self.kappas}, "
