@@ -5,9 +5,12 @@ guard's verdict, when there is one) and checks the status and the words of the r
 promises a student; together they reach every rule of the table.
 """
 
+import json
+
 import pytest
 
 from course_utils import grading
+from course_utils.grading import guard, runner
 from course_utils.grading.report import RULES, Case, assertion_reason, clean, decide, excerpt, hidden_lines
 
 OPTS = grading.Options(cell_timeout=8, notebook_timeout=150, mem_limit_mb=3072)
@@ -171,3 +174,54 @@ def test_exercise_rows_award_points_only_for_passed_checks():
 def test_every_rule_is_reached():
     """Runs last in this file: the cases above reach each row of the policy table."""
     assert {rule.name for rule in RULES} <= HIT, {rule.name for rule in RULES} - HIT
+
+
+# ----------------------------------------------------------------------------------------- reruns
+
+def signed(key, gid, status, seq):
+    body = json.dumps({"seq": seq, "check": gid, "status": status, "ename": "", "message": "",
+                       "restored": [], "tampered": []})
+    return f"{guard.MARKER} {body} {guard.sign(key, body)}"
+
+
+@pytest.mark.parametrize("second_pass_finishes", [True, False])
+def test_a_rerun_skips_the_cell_that_killed_the_kernel(monkeypatch, second_pass_finishes):
+    """Pass 1: exercise 1's answer kills the kernel, the rest is dead. Pass 2 (that answer replaced by a
+    neutral cell) grades exercise 2, or is cut by the notebook timeout, which then explains exercise 2's
+    row."""
+    plan = grading.Plan(cells=[
+        grading.Planned("import torch", "locked", "hw9_ex1", "hw9_setup"), ANSWER,
+        grading.Planned("check 1", "check", "hw9_ex1", "hw9_ex1"),
+        grading.Planned("def g(): ...", "answer", "hw9_ex2", "hw9_ex2_answer"),
+        grading.Planned("check 2", "check", "hw9_ex2", "hw9_ex2")])
+    dead = {"ok": False, "when": "call", "message": "Kernel dead on test start"}
+    passes = [runner.Run(key=b"1" * 32, records=[
+        {"cell": 0, "ok": True, "when": "call"},
+        {"cell": 1, "ok": False, "when": "call", "exception": "KernelDied"},
+        {"cell": 2, **dead}, {"cell": 3, **dead}, {"cell": 4, **dead}])]
+    if second_pass_finishes:
+        passes.append(runner.Run(key=b"2" * 32, records=[
+            {"cell": 0, "ok": True, "when": "call"}, {"cell": 1, "ok": True, "when": "call"},
+            {"cell": 2, "ok": False, "when": "call", "ename": "NameError",
+             "evalue": "name 'f' is not defined", "verdicts": [signed(b"2" * 32, "hw9_ex1", "error", 1)]},
+            {"cell": 3, "ok": True, "when": "call"},
+            {"cell": 4, "ok": True, "when": "call",
+             "verdicts": [signed(b"2" * 32, "hw9_ex2", "passed", 2)]}]))
+    else:
+        passes.append(runner.Run(key=b"2" * 32, timed_out=True,
+                                 records=[{"cell": 0, "ok": True, "when": "call"}]))
+    sources = []
+
+    def fake_run_once(srcs, *args):
+        sources.append(srcs)
+        return passes[len(sources) - 1]
+
+    monkeypatch.setattr(runner, "_run_once", fake_run_once)
+    results, timed_out, _ = grading.run_plan(plan, grading.Options(sandbox=False))
+    assert sources[1][1] == runner.NEUTRAL_CELL and sources[0][1] == ANSWER.source
+    rows = grading.exercise_rows("ann", KEY, plan, results, timed_out, OPTS)
+    assert rows[0][4] == "error" and "kernel died while running your cell for this exercise" in rows[0][5]
+    if second_pass_finishes:
+        assert rows[1][2:5] == ("1", "1", "passed")
+    else:
+        assert rows[1][4] == "timeout" and "the whole notebook ran longer than 150 s" in rows[1][5]

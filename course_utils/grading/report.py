@@ -176,13 +176,13 @@ def _is(attr: str, *values):
 RULES: tuple[Rule, ...] = (
     Rule("passed", "passed", _is("verdict", "passed"), lambda c: "all checks passed" + c.notes()),
     Rule("tampered", "failed", _is("verdict", "tampered"), _tampered),
-    Rule("not run", "timeout?", _is("kind", "not_run"), _not_run),
     Rule("answer cell timed out", "timeout", _is("cause_kind", "timeout"), lambda c: (
         f"your {'answer' if c.cause_cell.kind == 'answer' else 'own'} cell for this exercise ran longer than "
         f"{c.opts.cell_timeout:g} s and was stopped (an endless loop?): make it finish quickly")),
     Rule("answer cell killed the kernel", "error", _is("cause_kind", "died")),
     Rule("answer cell printed too much", "error", _is("cause_kind", "flood")),
     Rule("answer cell stopped by the grader", "error", _is("cause_kind", "killed")),
+    Rule("not run", "timeout?", _is("kind", "not_run"), _not_run),
     Rule("check timed out", "timeout", _is("kind", "timeout")),
     Rule("check killed the kernel", "error", _is("kind", "died")),
     Rule("check stopped by the grader", "error", _is("kind", "flood", "killed"),

@@ -348,21 +348,22 @@ def run_plan(plan: Plan, opts: Options, cancel: threading.Event | None = None):
     config = (checks, guard.own_cells_of(plan.cells))
     skipped: dict[int, CellResult] = {}
     own = tuple(i for i, c in enumerate(plan.cells) if c.kind in ("locked", "free"))
-    results: dict[int, CellResult] = {}
+    earlier: dict[int, CellResult] = {}  # what the last pass found before its culprit
     try:
         for _ in range(MAX_PASSES):
             sources = [NEUTRAL_CELL if i in skipped else
                        guard.check_cell(c.grade_id, c.source) if c.kind == "check" else c.source
                        for i, c in enumerate(plan.cells)]
             run = _run_once(sources, workdir, opts, deadline, cancel, own, config)
-            # a pass cut by the notebook timeout keeps what an earlier one found for cells it did not reach
-            results = {**results, **_results(run, plan.cells, len(plan.cells)), **skipped}
+            # a pass cut by the notebook timeout keeps what the pass before found up to its culprit
+            results = {**earlier, **_results(run, plan.cells, len(plan.cells)), **skipped}
             if run.timed_out:
                 break
             culprit = _culprit(plan, results, skipped)
             if culprit is None:
                 break
             skipped[culprit] = results[culprit]
+            earlier = {i: r for i, r in results.items() if i < culprit}
         return results, run.timed_out, run.log
     finally:
         if not opts.keep_workdirs:
