@@ -60,16 +60,17 @@ def torch_threads(n: int | None):
 
 
 def versions() -> str:
-    """One line with the versions the course runs on and the device it will train on."""
-    import platform
+    """One line with the versions the course runs on and the device it will train on.
 
-    import ipywidgets
-    import matplotlib
-    import sklearn
+    The versions come from the installed packages' metadata: printing them does not import
+    scikit-learn or ipywidgets (some 70 MB of a kernel that may not need them).
+    """
+    import platform
+    from importlib.metadata import version
 
     from course_utils import __version__
 
     return (f"course_utils {__version__} | python {platform.python_version()} | "
-            f"torch {torch.__version__} | numpy {np.__version__} | scikit-learn {sklearn.__version__} | "
-            f"matplotlib {matplotlib.__version__} | ipywidgets {ipywidgets.__version__} | "
+            f"torch {torch.__version__} | numpy {np.__version__} | scikit-learn {version('scikit-learn')} | "
+            f"matplotlib {version('matplotlib')} | ipywidgets {version('ipywidgets')} | "
             f"device {get_device()}")
