@@ -71,6 +71,12 @@ _ENTRIES = (
              "a ranked list: MRR, MAP@k, NDCG@k"),
     Explorer("training_dashboard", "training:TrainingDashboard", "05_training_loop",
              "the training loop: loss, optimizer, scheduler and metric together"),
+    Explorer("lr_finder", "playbook:LRFinderExplorer", "06_competition_playbook",
+             "the LR range test: smoothing, the suggestion rule and the OneCycleLR it gives"),
+    Explorer("momentum_phase", "playbook:MomentumExplorer", "06_competition_playbook",
+             "momentum's phase diagram: the rate over (lr, β), closed form and torch SGD"),
+    Explorer("leaderboard_shakeup", "playbook:LeaderboardExplorer", "06_competition_playbook",
+             "public vs private board: test-set size and true gap -> P(shake-up)"),
 )
 
 #: name -> :class:`Explorer` (a factory of a ready explorer), in the order of the notebooks.
