@@ -1,14 +1,14 @@
 """The autograd chain from input to loss: walk it, draw it, and freeze layers to watch it shrink.
 
-Three layers, as everywhere in the course:
-
-* pure functions: :func:`walk_graph` follows ``loss.grad_fn`` -> ``next_functions`` down to the
+* compute: :func:`walk_graph` follows ``loss.grad_fn`` -> ``next_functions`` down to the
   ``AccumulateGrad`` leaves and returns nodes and edges as plain data; :func:`layered_layout`
   places them in rows (the loss on top); :func:`grad_norm_table` lists each parameter's gradient
-  norm; :func:`two_layer_backprop` is the chain rule written out by hand for a two-layer net.
-* ``plot_*`` functions draw on a given ``Axes`` (no Graphviz needed).
-* :class:`FreezeLayersExplorer`: one checkbox per layer; freezing sets ``requires_grad_(False)``
-  and the drawn graph, the gradient table and the BatchNorm running-statistics note update.
+  norm; :func:`two_layer_backprop` is the chain rule written out by hand for a two-layer net;
+  :class:`FreezeDemo` runs the freeze-layers demo (freeze, one forward and backward, the graph).
+* drawing: :func:`plot_autograd_graph` (no Graphviz needed) and :func:`plot_graph_fog` /
+  :func:`update_graph_fog`, which fade the part of a graph that a smaller graph lacks.
+
+The explorer is :class:`course_utils.explorers.autograd.FreezeLayersExplorer`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
-import ipywidgets as W
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,14 +24,13 @@ from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
 from course_utils.checks import check_number, check_type
+from course_utils.plotting import COLORS
 from course_utils.reproducibility import torch_threads
-from course_utils.plotting import COLORS, show_message
-from course_utils.explorers.base import PlotWidget, new_figure
 
 __all__ = [
-    "walk_graph", "layered_layout", "match_graphs", "layer_outputs", "freeze_layers", "trainable_layers",
-    "grad_norm_table", "grad_table_html", "two_layer_backprop", "freeze_demo_model", "freeze_demo_batch",
-    "plot_autograd_graph", "FreezeLayersExplorer", "BENCHMARK_WIDGETS",
+    "walk_graph", "layered_layout", "match_graphs", "graph_presence", "layer_outputs", "freeze_layers",
+    "trainable_layers", "grad_norm_table", "grad_text", "two_layer_backprop", "freeze_demo_model",
+    "freeze_demo_batch", "FreezeDemo", "plot_autograd_graph", "plot_graph_fog", "update_graph_fog",
 ]
 
 #: Node colours: an op made by a model layer, an op made by the criterion, a parameter leaf.
@@ -195,6 +193,14 @@ def match_graphs(sub: dict, full: dict) -> dict:
     return mapping
 
 
+def graph_presence(sub: dict, full: dict) -> tuple[list[bool], list[bool]]:
+    """Flags: which nodes and which edges of ``full`` are in ``sub`` (see :func:`match_graphs`)."""
+    mapping = match_graphs(sub, full)
+    nodes = set(mapping.values())
+    edges = {(mapping[s], mapping[d], slot) for s, d, slot in sub["edges"]}
+    return [n["id"] in nodes for n in full["nodes"]], [tuple(e) in edges for e in full["edges"]]
+
+
 def layer_outputs(model: nn.Module, x: torch.Tensor):
     """Run ``model(x)``; return the output and ``{child name: its output}`` in forward order."""
     check_type("model", model, nn.Module, "a torch.nn.Module")
@@ -219,15 +225,25 @@ def trainable_layers(model: nn.Module) -> list[str]:
 def freeze_layers(model: nn.Module, frozen: Iterable[str]) -> nn.Module:
     """Set ``requires_grad_(False)`` on the layers named in ``frozen``, ``True`` on the others."""
     layers = trainable_layers(model)
+    _set_frozen(model, layers, _check_frozen(frozen, layers))
+    return model
+
+
+def _check_frozen(frozen, layers: list[str]) -> set[str]:
+    """``frozen`` as a set of names, each one of ``layers``."""
     if isinstance(frozen, str) or not isinstance(frozen, Iterable):
         raise TypeError(f"frozen={frozen!r} is not a list of names; allowed: a list of names from {layers}")
     frozen = list(frozen)
     for name in frozen:
         if name not in layers:
             raise ValueError(f"frozen contains {name!r}, not a layer with parameters; allowed: {layers}")
+    return set(frozen)
+
+
+def _set_frozen(model: nn.Module, layers: list[str], frozen) -> None:
+    """``requires_grad_`` on each of ``layers``: False when it is in ``frozen``."""
     for name in layers:
         getattr(model, name).requires_grad_(name not in frozen)
-    return model
 
 
 def grad_norm_table(params) -> list[dict]:
@@ -237,28 +253,11 @@ def grad_norm_table(params) -> list[dict]:
             for name, p in _named_tensors("params", params)]
 
 
-def _code(text: str) -> str:
-    """``text`` as inline code at the surrounding font size (readable on a projector)."""
-    return f"<code style='font-size:inherit'>{text}</code>"
-
-
-def _grad_text(row: dict) -> str:
+def grad_text(row: dict) -> str:
+    """The gradient cell of a :func:`grad_norm_table` row: the norm, ``"None (frozen)"`` or ``"None"``."""
     if row["grad_norm"] is not None:
         return f"{row['grad_norm']:.4f}"
     return FROZEN_TEXT if not row["requires_grad"] else "None"
-
-
-def grad_table_html(rows: list[dict]) -> str:
-    """The rows of :func:`grad_norm_table` as a small HTML table (frozen rows in grey)."""
-    cell = "style='padding:1px 10px 1px 0'"
-    body = "".join(
-        f"<tr style='color:{'inherit' if r['requires_grad'] else COLORS['baseline']}'>"
-        f"<td {cell}>{_code(r['name'])}</td><td {cell}>{tuple(r['shape'])}</td>"
-        f"<td {cell}>{r['requires_grad']}</td><td {cell[:-1]}; text-align:right'>{_grad_text(r)}</td></tr>"
-        for r in rows)
-    head = "".join(f"<th {cell[:-1]}; text-align:left'>{h}</th>"
-                   for h in ("parameter", "shape", "requires_grad", "‖grad‖₂"))
-    return f"<table style='border-collapse:collapse'><tr>{head}</tr>{body}</table>"
 
 
 def two_layer_backprop(x, y, w1, b1, w2, b2) -> dict:
@@ -314,6 +313,59 @@ def freeze_demo_batch(seed: int = 0, n: int = 16) -> tuple[torch.Tensor, torch.T
     check_number("n", n, low=2, integer=True)  # BatchNorm in train mode needs 2 or more
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, 4, generator=g) + 2.0, torch.randint(0, 3, (n,), generator=g)
+
+
+class FreezeDemo:
+    """The freeze-layers demo: :func:`freeze_demo_model` on :func:`freeze_demo_batch`, one step per setting.
+
+    :meth:`run` resets the model to its initial state, freezes the named layers, runs one forward
+    pass in train mode and ``loss.backward()``, and walks the real graph. ``full`` is the graph with
+    nothing frozen. Results are cached by the set of frozen layers (the same setting gives the same
+    numbers); torch's thread count and random state are left as they were.
+    """
+
+    def __init__(self, seed: int = 0):
+        self.model = freeze_demo_model(seed)
+        self.x, self.y = freeze_demo_batch(seed)
+        self.criterion = nn.CrossEntropyLoss()
+        self.layers = trainable_layers(self.model)
+        self.bn_names = [n for n, m in self.model.named_children() if isinstance(m, nn.BatchNorm1d)]
+        self._initial = {k: v.clone() for k, v in self.model.state_dict().items()}
+        self._cache: dict[tuple, dict] = {}
+        self.full = self.run(())["graph"]
+
+    def run(self, frozen: Iterable[str]) -> dict:
+        """One step with the layers in ``frozen`` frozen.
+
+        Returns ``graph``, ``loss``, ``rows`` (:func:`grad_norm_table`), ``bn_moved`` (the running-mean
+        shift of each BatchNorm layer) and ``output_node`` (the id of ``output.grad_fn``).
+        """
+        frozen = _check_frozen(frozen, self.layers)
+        key = tuple(name for name in self.layers if name in frozen)
+        if key not in self._cache:
+            self._cache[key] = self._run(key)
+        return self._cache[key]
+
+    def _run(self, frozen: tuple) -> dict:
+        with torch_threads(1):  # tiny ops: no OpenMP wake-up stalls
+            self.model.load_state_dict(self._initial)
+            self.model.zero_grad(set_to_none=True)
+            _set_frozen(self.model, self.layers, frozen)
+            self.model.train()
+            output, outs = layer_outputs(self.model, self.x)
+            loss = self.criterion(output, self.y)
+            outs["criterion"] = loss
+            graph = walk_graph(loss, self.model.named_parameters(), outputs=outs)
+            if loss.requires_grad:
+                loss.backward()
+            moved = {name: float((getattr(self.model, name).running_mean
+                                  - self._initial[f"{name}.running_mean"]).norm())
+                     for name in self.bn_names}
+            rows = grad_norm_table(self.model)
+        # breadth-first from the loss, the first node the model made is output.grad_fn
+        out_node = next((n["id"] for n in graph["nodes"] if n["module"] != "criterion"), None)
+        return {"graph": graph, "loss": float(loss.detach()), "rows": rows, "bn_moved": moved,
+                "output_node": out_node}
 
 
 def _check_graph(graph, name: str = "graph"):
@@ -392,110 +444,33 @@ def plot_autograd_graph(ax, graph: dict, positions: dict | None = None, *, tags:
     return {"positions": positions, "boxes": boxes, "texts": texts, "arrows": arrows}
 
 
-# -- widget --------------------------------------------------------------------------------------
-class FreezeLayersExplorer(PlotWidget):
-    """Tick a layer to freeze it (``requires_grad_(False)``): the autograd graph and the gradients update.
+FOG = (1.0, 1.0, 1.0, 0.82)  # the veil over what is not in the graph
 
-    Each move resets the model to its initial state, freezes the ticked layers, runs one forward
-    pass in train mode and ``loss.backward()``, walks the real graph and fades out the nodes of the
-    full graph that are no longer in it. The table beside the plot lists every parameter's gradient
-    norm; the note under it shows that BatchNorm's running mean still moves when ``bn1`` is frozen.
+
+def plot_graph_fog(ax, graph: dict, positions: dict, present=None) -> dict:
+    """Veils over the nodes and edges of ``graph`` as drawn by :func:`plot_autograd_graph`.
+
+    ``present``: ``(node flags, edge flags)`` from :func:`graph_presence`, False = veiled (None:
+    nothing veiled). Returns ``{"nodes", "edges"}``, the two collections for :func:`update_graph_fog`.
     """
-
-    def __init__(self, seed: int = 0):
-        self.model = freeze_demo_model(seed)
-        self.x, self.y = freeze_demo_batch(seed)
-        self.criterion = nn.CrossEntropyLoss()
-        self.layers = trainable_layers(self.model)
-        self.initial_state = {k: v.clone() for k, v in self.model.state_dict().items()}
-        self.bn_names = [n for n, m in self.model.named_children() if isinstance(m, nn.BatchNorm1d)]
-
-        first = self._run(frozen=())
-        self.full = full = first["graph"]
-        pos = layered_layout(full)
-        tags = {0: "← loss", first["output_node"]: "← output"}
-
-        fig, self.ax = new_figure((6.9, 6.4))
-        fig.subplots_adjust(left=0.0, right=1.0, bottom=0.06, top=0.93)
-        plot_autograd_graph(self.ax, full, pos, tags=tags)
-        self.ax.set_title("loss.grad_fn → next_functions → … → AccumulateGrad\n"
-                          "(the gradient flows down the arrows)", fontsize=12)
-        fig.text(0.01, 0.015, "faded = not in the graph: nothing below it needs a gradient",
-                 fontsize=11, color="#555555")
-        # fog over the nodes and edges of the full graph that are not in the current graph
-        segments = [((pos[s][0], pos[s][1] - BOX_H / 2), (pos[d][0], pos[d][1] + BOX_H / 2))
-                    for s, d, _ in full["edges"]]
-        self.edge_fog = self.dynamic(LineCollection(segments, linewidths=8, colors="none", zorder=4,
-                                                    capstyle="butt"))
-        self.ax.add_collection(self.edge_fog, autolim=False)
-        m = 0.03
-        rects = [[(x - BOX_W / 2 - m, y - BOX_H / 2 - m), (x + BOX_W / 2 + m, y - BOX_H / 2 - m),
-                  (x + BOX_W / 2 + m, y + BOX_H / 2 + 0.1), (x - BOX_W / 2 - m, y + BOX_H / 2 + 0.1)]
-                 for x, y in (pos[n["id"]] for n in full["nodes"])]
-        self.node_fog = self.dynamic(PolyCollection(rects, facecolors="none", edgecolors="none", zorder=5))
-        self.ax.add_collection(self.node_fog, autolim=False)
-        self.message = self.dynamic(show_message(self.ax, ""))
-        self._fog = np.array([1.0, 1.0, 1.0, 0.82])
-
-        controls = {name: W.Checkbox(value=False, description=f"freeze {name}", indent=False,
-                                     layout=W.Layout(width="auto", margin="0 20px 0 0"))
-                    for name in self.layers}
-        super().__init__(fig, controls, layout="side")  # the table sits beside the plot
-
-    def _run(self, frozen) -> dict:
-        """Reset the model, freeze ``frozen``, one train-mode forward + backward; graph and numbers."""
-        with torch_threads(1):  # tiny ops: no OpenMP wake-up stalls
-            self.model.load_state_dict(self.initial_state)
-            self.model.zero_grad(set_to_none=True)
-            freeze_layers(self.model, frozen)
-            self.model.train()
-            output, outs = layer_outputs(self.model, self.x)
-            loss = self.criterion(output, self.y)
-            outs["criterion"] = loss
-            graph = walk_graph(loss, self.model.named_parameters(), outputs=outs)
-            if loss.requires_grad:
-                loss.backward()
-            moved = {name: float((getattr(self.model, name).running_mean
-                                  - self.initial_state[f"{name}.running_mean"]).norm())
-                     for name in self.bn_names}
-            rows = grad_norm_table(self.model)
-        # breadth-first from the loss, the first node the model made is output.grad_fn
-        out_node = next((n["id"] for n in graph["nodes"] if n["module"] != "criterion"), None)
-        return {"graph": graph, "loss": float(loss.detach()), "rows": rows, "bn_moved": moved,
-                "output_node": out_node}
-
-    def update(self, **values):
-        frozen = [name for name in self.layers if values.get(name)]
-        result = self._run(frozen)
-        graph = result["graph"]
-        mapping = match_graphs(graph, self.full)
-        present = set(mapping.values())
-        present_edges = {(mapping[s], mapping[d], slot) for s, d, slot in graph["edges"]}
-        clear = np.zeros(4)
-        self.node_fog.set_facecolor([clear if n["id"] in present else self._fog for n in self.full["nodes"]])
-        self.edge_fog.set_color([clear if e in present_edges else self._fog for e in self.full["edges"]])
-        msg = "" if graph["nodes"] else ("every layer frozen: loss.grad_fn is None,\n"
-                                         "loss.backward() would raise RuntimeError")
-        show_message(self.ax, msg, artist=self.message)
-        self.readout.value = self._readout(frozen, graph, result)
-
-    def _readout(self, frozen, graph, result) -> str:
-        leaves = sum(n["leaf"] for n in graph["nodes"])
-        parts = ["<div style='font-size:15px; line-height:1.45'>",
-                 f"<b>loss</b> = {result['loss']:.4f} &nbsp; graph: <b>{len(graph['nodes'])}</b> nodes, "
-                 f"<b>{leaves}</b> AccumulateGrad leaves<br>",
-                 grad_table_html(result["rows"])]
-        for name in self.bn_names:
-            state = "<b>frozen</b>" if name in frozen else "trainable"
-            parts.append(f"<p>{_code(name)} is {state}; one forward pass in {_code('model.train()')} "
-                         f"moved {_code(f'{name}.running_mean')} by "
-                         f"‖Δ‖₂ = <b>{result['bn_moved'][name]:.4f}</b>")
-            if name in frozen:
-                parts.append(f" — {_code('requires_grad_(False)')} does not stop BatchNorm's running "
-                             f"statistics; {_code(f'{name}.eval()')} does.")
-            parts.append("</p>")
-        parts.append("</div>")
-        return "".join(parts)
+    segments = [((positions[s][0], positions[s][1] - BOX_H / 2),
+                 (positions[d][0], positions[d][1] + BOX_H / 2)) for s, d, _ in graph["edges"]]
+    edges = LineCollection(segments, linewidths=8, colors="none", zorder=4, capstyle="butt")
+    m = 0.03
+    rects = [[(x - BOX_W / 2 - m, y - BOX_H / 2 - m), (x + BOX_W / 2 + m, y - BOX_H / 2 - m),
+              (x + BOX_W / 2 + m, y + BOX_H / 2 + 0.1), (x - BOX_W / 2 - m, y + BOX_H / 2 + 0.1)]
+             for x, y in (positions[n["id"]] for n in graph["nodes"])]
+    nodes = PolyCollection(rects, facecolors="none", edgecolors="none", zorder=5)
+    ax.add_collection(edges, autolim=False)
+    ax.add_collection(nodes, autolim=False)
+    fog = {"nodes": nodes, "edges": edges}
+    if present is not None:
+        update_graph_fog(fog, *present)
+    return fog
 
 
-BENCHMARK_WIDGETS = {"freeze layers (autograd graph)": FreezeLayersExplorer}
+def update_graph_fog(fog: dict, nodes_present, edges_present) -> None:
+    """Veil the nodes and edges whose flag is False, clear the others (see :func:`plot_graph_fog`)."""
+    clear = (0.0, 0.0, 0.0, 0.0)
+    fog["nodes"].set_facecolor([clear if p else FOG for p in nodes_present])
+    fog["edges"].set_color([clear if p else FOG for p in edges_present])

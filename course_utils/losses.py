@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.checks import check_choice, check_number, check_type
-from course_utils.reproducibility import torch_threads
-from course_utils.plotting import COLORS, show_message
 from course_utils.explorers.base import PlotWidget, new_figure
+from course_utils.plotting import COLORS, show_message
+from course_utils.reproducibility import torch_threads
 
 __all__ = [
     "FocalLoss", "LabelSmoothingLoss", "equivalent_eps", "focal_loss", "label_smoothing_loss",

@@ -2,10 +2,12 @@
 
 Each surface has its loss as a torch function (autograd works on it) and its gradient in closed form
 (checked against autograd in the tests; it keeps a 200-step trajectory to a few milliseconds). The
-update itself is always the torch optimizer's ``step()``.
+update itself is always the torch optimizer's ``step()``. :data:`OPTIMIZERS` is the package's one
+optimizer vocabulary (label -> torch class and its arguments).
 
-Three layers: compute (:func:`surface_loss`, :func:`optimizer_trajectory`), drawing on a given
-``Axes`` (:func:`plot_surface`, :func:`plot_trajectory`) and the widget :class:`OptimizerExplorer`.
+Compute (:func:`surface_loss`, :func:`optimizer_trajectory`) and drawing on given ``Axes``
+(``plot_x(ax, ...)`` -> artists, ``update_x(artists, ...)``); the explorer is in
+:mod:`course_utils.explorers.optimizers`.
 """
 
 from __future__ import annotations
@@ -15,17 +17,16 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import ipywidgets as W
 import numpy as np
 import torch
 
 from course_utils.checks import check_choice, check_number, check_type
-from course_utils.plotting import COLORS, show_message
-from course_utils.explorers.base import PlotWidget, new_figure
+from course_utils.plotting import COLORS
 
 __all__ = [
-    "DIVERGENCE_BOUND", "OPTIMIZERS", "SURFACES", "OptimizerExplorer", "Surface", "Trajectory",
-    "optimizer_trajectory", "plot_surface", "plot_trajectory", "surface_loss",
+    "DIVERGENCE_BOUND", "OPTIMIZERS", "SURFACES", "Surface", "Trajectory", "optimizer_trajectory",
+    "plot_loss_history", "plot_run", "plot_surface", "plot_trajectory", "surface_loss", "update_loss_xlim",
+    "update_run", "update_surface",
 ]
 
 #: A trajectory counts as diverged once a coordinate's size passes this (or turns inf/NaN).
@@ -152,16 +153,21 @@ class Trajectory:
 def _make_optimizer(optimizer: str, w, lr: float, params: dict):
     cls, defaults = OPTIMIZERS[optimizer]
     kwargs = defaults | params
-    allowed = [p for p in inspect.signature(cls).parameters if p not in ("params", "lr")]
-    unknown = [k for k in kwargs if k not in allowed]
-    if unknown:
-        raise TypeError(f"optimizer {optimizer!r} ({cls.__name__}) got unknown argument(s) "
-                        f"{', '.join(unknown)}; allowed: {', '.join(allowed)}")
     try:
         return cls([w], lr=lr, **kwargs)
     except (TypeError, ValueError) as exc:
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         raise ValueError(f"torch.optim.{cls.__name__}(lr={lr!r}, {args}) was rejected: {exc}") from None
+
+
+def _check_optimizer_params(optimizer: str, params: dict) -> None:
+    """Raise TypeError for arguments the optimizer's torch class does not take."""
+    cls, defaults = OPTIMIZERS[optimizer]
+    allowed = [p for p in inspect.signature(cls).parameters if p not in ("params", "lr")]
+    unknown = [k for k in defaults | params if k not in allowed]
+    if unknown:
+        raise TypeError(f"optimizer {optimizer!r} ({cls.__name__}) got unknown argument(s) "
+                        f"{', '.join(unknown)}; allowed: {', '.join(allowed)}")
 
 
 def optimizer_trajectory(surface, optimizer: str = "SGD", lr: float = 0.1, steps: int = 50,
@@ -183,10 +189,16 @@ def optimizer_trajectory(surface, optimizer: str = "SGD", lr: float = 0.1, steps
     if start_arr.shape != (s.dim,) or not np.all(np.isfinite(start_arr)):
         raise ValueError(f"start={start!r} is not allowed; allowed: {s.dim} finite number(s) "
                          f"for surface {s.name!r}")
-    w = torch.tensor(start_arr, dtype=torch.float64, requires_grad=True)
-    opt = _make_optimizer(optimizer, w, float(lr), params)
+    _check_optimizer_params(optimizer, params)
+    return _run(s, optimizer, float(lr), int(steps), start_arr, params)
+
+
+def _run(s: Surface, optimizer: str, lr: float, steps: int, start: np.ndarray, params: dict) -> Trajectory:
+    """:func:`optimizer_trajectory` for arguments already checked."""
+    w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    opt = _make_optimizer(optimizer, w, lr, params)
     points = np.empty((steps + 1, s.dim))
-    points[0] = start_arr
+    points[0] = start
     diverged_at = None
     n = steps
     with torch.no_grad():
@@ -205,12 +217,22 @@ def optimizer_trajectory(surface, optimizer: str = "SGD", lr: float = 0.1, steps
             points[t] = w.numpy()
         points = points[: n + 1]
         losses = s.loss(torch.from_numpy(points)).numpy()
-    return Trajectory(points, losses, diverged_at, optimizer, float(lr))
+    return Trajectory(points, losses, diverged_at, optimizer, lr)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_trajectory(surface: str, optimizer: str, lr: float, steps: int) -> Trajectory:
+    """The run from the surface's start for arguments already checked (the explorer's), cached: read-only."""
+    s = SURFACES[surface]
+    return _run(s, optimizer, lr, steps, np.array(s.start, dtype=float), {})
 
 
 # ---------------------------------------------------------------------------------------------
-# Drawing on a given Axes
+# Drawing on a given Axes: plot_x(ax, ...) -> artists, update_x(artists, ...)
 # ---------------------------------------------------------------------------------------------
+_LOSS_FLOOR = 1e-12  # the log loss axis shows the loss clipped here (every minimum here is 0)
+
+
 def plot_surface(ax, surface, *, n: int = 160, cmap: str = "viridis"):
     """Draw ``surface`` on ``ax`` (contours for 2-D, the curve for 1-D) and its minima; return artists."""
     s = _surface(surface)
@@ -238,141 +260,70 @@ def plot_surface(ax, surface, *, n: int = 160, cmap: str = "viridis"):
     return [cs, stars]
 
 
+def update_surface(drawn: dict, ax, surface: str) -> None:
+    """Show ``surface`` (its contours, minima and formula) on ``ax`` and hide the others in ``drawn``.
+
+    ``drawn``: surface name -> its artists, filled on first use (contours are drawn once per surface).
+    """
+    for name, artists in drawn.items():
+        for artist in artists:
+            artist.set_visible(name == surface)
+    if surface not in drawn:
+        drawn[surface] = plot_surface(ax, surface)
+    s = SURFACES[surface]
+    ax.set_xlim(*s.xlim)
+    ax.set_ylim(*s.ylim)
+    ax.set_title(s.formula, loc="left", fontsize="medium", y=1.03, pad=0, va="bottom")
+
+
+def _xy(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
+    """Plot coordinates of the visited points (1-D: the point and its loss)."""
+    pts = trajectory.points
+    return (pts[:, 0], trajectory.losses) if pts.shape[1] == 1 else (pts[:, 0], pts[:, 1])
+
+
 def plot_trajectory(ax, trajectory: Trajectory, *, color=None, label=None):
     """Draw the visited points joined by a line (1-D: on the loss curve); return the Line2D."""
-    color = color or COLORS["focal"]
-    pts = trajectory.points
-    if pts.shape[1] == 1:
-        x, y = pts[:, 0], trajectory.losses
-    else:
-        x, y = pts[:, 0], pts[:, 1]
-    (line,) = ax.plot(x, y, "-o", color=color, ms=3.5, lw=1.5, label=label or trajectory.optimizer, zorder=4)
+    (line,) = ax.plot(*_xy(trajectory), "-o", color=color or COLORS["focal"], ms=3.5, lw=1.5,
+                      label=label or trajectory.optimizer, zorder=4)
     return line
 
 
-# ---------------------------------------------------------------------------------------------
-# Widget
-# ---------------------------------------------------------------------------------------------
-_STYLE = {"description_width": "initial"}
-_LOSS_FLOOR = 1e-12  # the log loss axis shows loss - 0 clipped here (every minimum here is 0)
+def plot_loss_history(ax, trajectory: Trajectory, *, color=None):
+    """The loss after each step on a log axis (clipped at 1e-12); return the Line2D."""
+    (line,) = ax.plot(np.arange(len(trajectory.losses)), np.maximum(trajectory.losses, _LOSS_FLOOR),
+                      color=color or COLORS["focal"], lw=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (log)")
+    ax.set_ylim(_LOSS_FLOOR * 10, 1e4)
+    return line
 
 
-class OptimizerExplorer(PlotWidget):
-    """An optimizer and a (log) learning rate -> its path on a 2-D loss surface, and the loss per step."""
-
-    def __init__(self, surface: str = "bowl", optimizer: str = "SGD", lr: float = 0.05, steps: int = 60,
-                 compare: str = "none"):
-        s = _surface(surface)
-        if s.dim != 2:
-            raise ValueError(f"surface={surface!r} is 1-D; allowed: one of "
-                             f"{', '.join(repr(k) for k, v in SURFACES.items() if v.dim == 2)}")
-        check_choice("optimizer", optimizer, OPTIMIZERS)
-        check_choice("compare", compare, ["none", *OPTIMIZERS])
-        check_number("lr", lr, low=1e-4, high=10.0)
-        check_number("steps", steps, low=1, high=200, integer=True)
-        names2d = [k for k, v in SURFACES.items() if v.dim == 2]
-        c = {
-            "surface": W.Dropdown(options=names2d, value=s.name, description="surface", style=_STYLE,
-                                  layout=W.Layout(width="210px")),
-            "optimizer": W.Dropdown(options=list(OPTIMIZERS), value=optimizer, description="optimizer",
-                                    style=_STYLE, layout=W.Layout(width="230px")),
-            "compare": W.Dropdown(options=["none", *OPTIMIZERS], value=compare, description="compare with",
-                                  style=_STYLE, layout=W.Layout(width="250px")),
-            "lr": W.FloatLogSlider(value=lr, base=10, min=-4, max=1, step=0.05, description="lr",
-                                   readout_format=".3g", style=_STYLE, layout=W.Layout(width="330px")),
-            "steps": W.IntSlider(value=steps, min=1, max=200, description="steps", style=_STYLE,
-                                 layout=W.Layout(width="300px")),
-        }
-        fig, (ax, ax_loss) = new_figure((10.0, 4.6), ncols=2, gridspec_kw={"width_ratios": [1.35, 1]})
-        fig.subplots_adjust(left=0.07, right=0.98, top=0.86, bottom=0.13, wspace=0.25)
-        self.ax, self.ax_loss = ax, ax_loss
-        self._surface_artists: dict[str, list] = {}
-        self._shown_surface = None
-        colors = (COLORS["focal"], COLORS["ce"])
-        empty = Trajectory(np.zeros((1, 2)), np.ones(1), None, "", 0.0)
-        self.paths = [self.dynamic(plot_trajectory(ax, empty, color=col)) for col in colors]
-        self.ends = [self.dynamic(ax.plot([], [], "o", color=col, ms=9, mec="k", zorder=5)[0])
-                     for col in colors]
-        (start,) = ax.plot([], [], "s", color="k", ms=8, zorder=5)
-        self.start_marker = self.dynamic(start)
-        self.loss_lines = [self.dynamic(ax_loss.plot([], [], color=col, lw=2)[0]) for col in colors]
-        ax_loss.set_yscale("log")
-        ax_loss.set_xlabel("step")
-        ax_loss.set_ylabel("loss (log)")
-        ax_loss.set_ylim(_LOSS_FLOOR * 10, 1e4)
-        # Texts are static (drawing one costs ~4 ms, a blit of lines < 1 ms): the names of the two
-        # runs are in the readout; the plot labels say which colour is which control.
-        self.title = ax.text(0.0, 1.03, "", transform=ax.transAxes, ha="left", va="bottom")
-        for i, (col, text) in enumerate(zip(colors, ("── optimizer", "── compare with"), strict=True)):
-            ax_loss.text(float(i), 1.03, text, transform=ax_loss.transAxes, ha=("left", "right")[i],
-                         va="bottom", color=col, fontweight="bold")
-        self.message = self.dynamic(show_message(ax, ""))
-        super().__init__(fig, c)
-
-    def _show_surface(self, name: str) -> None:
-        for key, artists in self._surface_artists.items():
-            for a in artists:
-                a.set_visible(key == name)
-        if name not in self._surface_artists:
-            self._surface_artists[name] = plot_surface(self.ax, name)
-        s = SURFACES[name]
-        self.ax.set_xlim(*s.xlim)
-        self.ax.set_ylim(*s.ylim)
-        self.start_marker.set_data([s.start[0]], [s.start[1]])
-        self._shown_surface = name
-        self.invalidate()
-
-    def update(self, surface, optimizer, compare, lr, steps):
-        if surface != self._shown_surface:
-            self._show_surface(surface)
-        s = SURFACES[surface]
-        runs = [_trajectory(surface, optimizer, lr, steps)]
-        if compare != "none":
-            runs.append(_trajectory(surface, compare, lr, steps))
-        messages, rows = [], []
-        for i in range(2):
-            on = i < len(runs)
-            for artist in (self.paths[i], self.ends[i], self.loss_lines[i]):
-                artist.set_visible(on)
-            if not on:
-                continue
-            tr = runs[i]
-            self.paths[i].set_data(tr.points[:, 0], tr.points[:, 1])
-            self.ends[i].set_data(tr.points[-1:, 0], tr.points[-1:, 1])
-            self.loss_lines[i].set_data(np.arange(len(tr.losses)), np.maximum(tr.losses, _LOSS_FLOOR))
-            if tr.diverged:
-                messages.append(f"{tr.optimizer} diverged at step {tr.diverged_at}: |w| > 1e6\n"
-                                f"lr={lr:.3g} is too large here")
-                status = f"<b style='color:#d62728'>diverged at step {tr.diverged_at}</b>"
-            else:
-                x, y = tr.points[-1]
-                outside = not (s.xlim[0] <= x <= s.xlim[1] and s.ylim[0] <= y <= s.ylim[1])
-                status = f"final loss {tr.losses[-1]:.3g} at ({x:.3g}, {y:.3g})" + (
-                    " — <b>left the plot</b>" if outside else "")
-            cls, kw = OPTIMIZERS[tr.optimizer]
-            args = "".join(f", {k}={v}" for k, v in kw.items())
-            rows.append(f"<b style='color:{('#d62728', '#1f77b4')[i]}'>{tr.optimizer}</b>: "
-                        f"<code>torch.optim.{cls.__name__}([w], lr={lr:.3g}{args})</code>: {status}")
-        show_message(self.ax, "\n".join(messages), artist=self.message)
-        self.title.set_text(s.formula)  # (a new surface has already invalidated the background)
-        # a round end, so that dragging "steps" rarely changes the axes (a full redraw)
-        xmax = next(m for m in (10, 20, 30, 50, 60, 80, 100, 150, 200) if m >= steps)
-        if self.ax_loss.get_xlim() != (0, xmax):
-            self.ax_loss.set_xlim(0, xmax)
-        self.readout.value = "<br>".join(rows) + (
-            "<br>each step: <code>w.grad = ∇L(w)</code>; <code>optimizer.step()</code>"
-            " (plain SGD: w ← w − lr·∇L(w))")
+def update_loss_xlim(ax, steps: int) -> None:
+    """A round end of the step axis, so that dragging ``steps`` rarely changes the axes (a full redraw)."""
+    xmax = next((m for m in (10, 20, 30, 50, 60, 80, 100, 150, 200) if m >= steps), steps)
+    if ax.get_xlim() != (0, xmax):
+        ax.set_xlim(0, xmax)
 
 
-@functools.lru_cache(maxsize=256)
-def _trajectory(surface: str, optimizer: str, lr: float, steps: int) -> Trajectory:
-    """optimizer_trajectory, cached for the widget (read-only results)."""
-    return optimizer_trajectory(surface, optimizer, lr, steps)
+def plot_run(ax, ax_loss, trajectory: Trajectory, *, color=None) -> tuple:
+    """One run: its path on ``ax``, its end and start points, its loss on ``ax_loss``; return the four."""
+    x, y = _xy(trajectory)
+    path = plot_trajectory(ax, trajectory, color=color)
+    end = ax.plot(x[-1:], y[-1:], "o", color=color, ms=9, mec="k", zorder=5)[0]
+    start = ax.plot(x[:1], y[:1], "s", color="k", ms=8, zorder=5)[0]
+    return path, end, start, plot_loss_history(ax_loss, trajectory, color=color)
 
 
-def _benchmark_optimizer():
-    return OptimizerExplorer(compare="Adam")
-
-
-#: For the lead's benchmark: label -> factory of a ready widget.
-BENCHMARK_WIDGETS = {"optimizer trajectory": _benchmark_optimizer}
+def update_run(artists: tuple, trajectory: Trajectory | None) -> None:
+    """Point the artists made by :func:`plot_run` at ``trajectory``; ``None`` hides them."""
+    for artist in artists:
+        artist.set_visible(trajectory is not None)
+    if trajectory is not None:
+        path, end, start, loss = artists
+        x, y = _xy(trajectory)
+        path.set_data(x, y)
+        end.set_data(x[-1:], y[-1:])
+        start.set_data(x[:1], y[:1])
+        loss.set_data(np.arange(len(trajectory.losses)), np.maximum(trajectory.losses, _LOSS_FLOOR))

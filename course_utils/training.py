@@ -36,9 +36,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from course_utils.checks import check_choice, check_number, check_type
-from course_utils.reproducibility import get_device, set_seed, torch_threads
-from course_utils.plotting import COLORS, show_message
 from course_utils.explorers.base import PlotWidget, new_figure
+from course_utils.plotting import COLORS, show_message
+from course_utils.reproducibility import get_device, set_seed, torch_threads
 
 LOSSES = {"ce": "cross-entropy", "weighted_ce": "weighted CE", "focal": "focal (γ=2)",
           "label_smoothing": "label smoothing (ε=0.1)"}

@@ -11,13 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.autograd_graph import (
-    BENCHMARK_WIDGETS,
-    FreezeLayersExplorer,
+    FreezeDemo,
     freeze_demo_batch,
     freeze_demo_model,
     freeze_layers,
     grad_norm_table,
-    grad_table_html,
+    graph_presence,
     layer_outputs,
     layered_layout,
     match_graphs,
@@ -26,7 +25,9 @@ from course_utils.autograd_graph import (
     two_layer_backprop,
     walk_graph,
 )
-from course_utils.explorers.base import PlotWidget, new_figure, sweep_controls
+from course_utils.explorers import EXPLORERS
+from course_utils.explorers.autograd import FreezeLayersExplorer, grad_table_html
+from course_utils.plotting import new_figure
 
 LAYERS = ["fc1", "bn1", "fc2", "head"]
 COMBOS = [frozen for k in range(len(LAYERS) + 1) for frozen in itertools.combinations(LAYERS, k)]
@@ -329,10 +330,9 @@ def widget():
     return FreezeLayersExplorer()
 
 
-def test_widget_controls_and_sweep(widget):
-    assert isinstance(widget, PlotWidget)
+def test_widget_controls(widget):
+    assert isinstance(widget, FreezeLayersExplorer)
     assert list(widget.controls) == LAYERS
-    assert sweep_controls(widget) == []
 
 
 def _set(widget, frozen):
@@ -351,12 +351,12 @@ HAND_FADED = {(): 0, ("fc1",): 4, ("bn1",): 2, ("fc2",): 3, ("head",): 3, ("fc1"
 def test_widget_every_combination(widget, frozen):
     _set(widget, frozen)
     assert widget.last_error is None
-    faded = int(np.sum(widget.node_fog.get_facecolor()[:, 3] > 0))
+    faded = int(np.sum(widget.fog["nodes"].get_facecolor()[:, 3] > 0))
     _, loss, _, _ = demo_loss(frozen)
     fns, edges = reachable(loss.grad_fn)
-    assert faded == len(widget.full["nodes"]) - len(fns)
-    faded_edges = int(np.sum(widget.edge_fog.get_color()[:, 3] > 0))
-    assert faded_edges == len(widget.full["edges"]) - len(edges)
+    assert faded == len(widget.demo.full["nodes"]) - len(fns)
+    faded_edges = int(np.sum(widget.fog["edges"].get_color()[:, 3] > 0))
+    assert faded_edges == len(widget.demo.full["edges"]) - len(edges)
     if frozen in HAND_FADED:
         assert faded == HAND_FADED[frozen]
     assert widget.message.get_visible() == (len(frozen) == len(LAYERS))
@@ -381,11 +381,40 @@ def test_widget_readout_and_batchnorm_note(widget):
 def test_widget_leaves_global_state_alone():
     threads = torch.get_num_threads()
     rng = torch.get_rng_state()
-    w = BENCHMARK_WIDGETS["freeze layers (autograd graph)"]()
+    w = EXPLORERS["freeze_layers"]()
     assert isinstance(w, FreezeLayersExplorer)
     w.controls["fc2"].value = True
     assert torch.get_num_threads() == threads
     assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_freeze_demo_matches_a_fresh_model_and_checks_names():
+    demo = FreezeDemo()
+    for frozen in (["fc2"], ["bn1", "head"], []):
+        result = demo.run(frozen)
+        model, loss, _, _ = demo_loss(frozen)
+        loss.backward()
+        assert result["loss"] == pytest.approx(loss.item(), rel=1e-6)
+        for row, p in zip(result["rows"], model.parameters(), strict=True):
+            if p.grad is None:
+                assert row["grad_norm"] is None
+            else:
+                ref = torch.linalg.vector_norm(p.grad).item()
+                assert row["grad_norm"] == pytest.approx(ref, rel=1e-5, abs=1e-6)
+    with pytest.raises(ValueError, match="'relu1', not a layer with parameters"):
+        demo.run(["relu1"])
+    with pytest.raises(TypeError, match="frozen='fc1'"):
+        demo.run("fc1")
+
+
+def test_graph_presence_flags_against_an_independent_walk():
+    full_model, full_loss, _, _ = demo_loss(())
+    full = walk_graph(full_loss, full_model.named_parameters())
+    _, loss, _, _ = demo_loss(["fc1", "bn1"])
+    nodes, edges = graph_presence(walk_graph(loss), full)
+    fns, sub_edges = reachable(loss.grad_fn)
+    assert sum(nodes) == len(fns) and sum(edges) == len(sub_edges)
+    assert nodes[0] and len(nodes) == len(full["nodes"]) and len(edges) == len(full["edges"])
 
 
 def test_demo_data_bad_input():

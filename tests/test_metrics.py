@@ -16,8 +16,9 @@ from torchmetrics.functional.retrieval import (
     retrieval_reciprocal_rank,
 )
 
+from course_utils import metric_demos as D
 from course_utils import metrics as M
-from course_utils.explorers.base import PlotWidget, sweep_controls
+from course_utils.explorers import EXPLORERS
 
 # ---------------------------------------------------------------------------------------------
 # Ranking: hand-worked examples
@@ -325,9 +326,9 @@ def test_metrics_from_counts_is_vectorised_and_checks_counts():
 
 
 def test_class_ratio_curves_equal_sklearn_backed_metrics_at_every_grid_point():
-    curves = M.class_ratio_curves()
-    assert len(curves["share"]) == len(M.SHARE_GRID)
-    for i, p in enumerate(M.SHARE_GRID):
+    curves = D.class_ratio_curves()
+    assert len(curves["share"]) == len(D.SHARE_GRID)
+    for i, p in enumerate(D.SHARE_GRID):
         ref = M.class_ratio_metrics(p)
         assert curves["share"][i] == pytest.approx(ref["positive_share"])
         for who in ("model", "baseline"):
@@ -375,7 +376,7 @@ def test_multiplying_negatives_keeps_roc_auc_and_lowers_average_precision():
     (lambda: M.class_ratio_metrics("0.1"), TypeError, "positive_share='0.1'"),
     (lambda: M.class_ratio_metrics(0.1, threshold=1.5), ValueError, "threshold=1.5"),
     (lambda: M.class_ratio_data(0.1, n_samples=1), ValueError, "n_samples=1"),
-    (lambda: M.class_ratio_curves([0.1, 2.0]), ValueError, "shares=2.0"),
+    (lambda: D.class_ratio_curves([0.1, 2.0]), ValueError, "shares=2.0"),
     (lambda: M.binary_metrics([0, 1], [0], [0.1, 0.2]), ValueError, "one length"),
     (lambda: M.binary_metrics([], [], []), ValueError, "non-empty"),
     (lambda: M.threshold_counts([0, 1], [0.1], 0.5), ValueError, "one length"),
@@ -390,7 +391,7 @@ def test_classification_bad_input(call, err, match):
 # Multi-class
 # ---------------------------------------------------------------------------------------------
 def test_multiclass_example_and_f1_averages():
-    y_true, y_pred = M.imbalanced_multiclass_example()
+    y_true, y_pred = D.imbalanced_multiclass_example()
     assert set(np.unique(y_true)) == set(range(18))
     assert np.mean(y_true == 0) == pytest.approx(0.4, abs=0.01)
     s = M.multiclass_f1_summary(y_true, y_pred)
@@ -406,16 +407,16 @@ def test_multiclass_example_and_f1_averages():
     assert abs(s["f1_of_macro_p_r"] - s["macro_f1"]) > 0.005
     # the teaching point: accuracy looks fine, macro-F1 does not
     assert s["accuracy"] - s["macro_f1"] > 0.1
-    assert np.array_equal(y_pred, M.imbalanced_multiclass_example()[1])  # seeded
+    assert np.array_equal(y_pred, D.imbalanced_multiclass_example()[1])  # seeded
 
 
 # ---------------------------------------------------------------------------------------------
 # Regression
 # ---------------------------------------------------------------------------------------------
 def test_outlier_curves_match_sklearn():
-    x, y_true, y_pred = M.outlier_regression_data()
+    x, y_true, y_pred = D.outlier_regression_data()
     grid = np.array([0.0, 0.5, 3.0, 10.0, 30.0])
-    c = M.outlier_metric_curves(y_true, y_pred, grid, index=-1)
+    c = D.outlier_metric_curves(y_true, y_pred, grid, index=-1)
     for i, o in enumerate(grid):
         y = y_true.copy()
         y[-1] += o
@@ -430,69 +431,88 @@ def test_outlier_curves_match_sklearn():
 
 
 def test_outlier_growth_linear_vs_quadratic():
-    _, y_true, y_pred = M.outlier_regression_data(n_points=20)
+    _, y_true, y_pred = D.outlier_regression_data(n_points=20)
     grid = np.arange(10.0, 20.0, 1.0)  # far beyond the noise: |r| = r + o
-    c = M.outlier_metric_curves(y_true, y_pred, grid)
+    c = D.outlier_metric_curves(y_true, y_pred, grid)
     assert_allclose(np.diff(c["mae"]), 1 / 20)          # slope 1/n
     assert_allclose(np.diff(c["mse"], 2), 2 / 20)       # second difference 2 h^2 / n
     with pytest.raises(ValueError, match="index=20"):
-        M.outlier_metric_curves(y_true, y_pred, 1.0, index=20)
+        D.outlier_metric_curves(y_true, y_pred, 1.0, index=20)
 
 
 # ---------------------------------------------------------------------------------------------
-# Widgets (headless)
+# Sweeps behind the explorers
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture(params=list(M.BENCHMARK_WIDGETS))
-def widget(request):
-    return M.BENCHMARK_WIDGETS[request.param]()
+def test_threshold_sweep_rows_equal_sklearn():
+    y, s = M.class_ratio_data(0.1)
+    grid = np.round(np.arange(0, 1.005, 0.01), 2)
+    sweep = D.threshold_sweep(y, s, grid)
+    for t in (0.0, 0.3, 0.57, 1.0):
+        row = D.row_at(sweep, "threshold", t + 0.004)  # nearest grid threshold
+        pred = (s >= t).astype(int)
+        tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+        assert (row["threshold"], row["tn"], row["fp"], row["fn"], row["tp"]) == (t, tn, fp, fn, tp)
+        assert row["fpr"] == pytest.approx(fp / (fp + tn))
+        assert row["f1"] == pytest.approx(skm.f1_score(y, pred, zero_division=0))
+    assert math.isnan(D.row_at(sweep, "threshold", 1.0)["precision"])  # nothing predicted positive
 
 
-def test_every_control_at_its_extremes_renders(widget):
-    assert isinstance(widget, PlotWidget)
-    assert widget.last_error is None
-    assert sweep_controls(widget) == []
-    assert bytes(widget.png()).startswith(b"\x89PNG")
-    assert "image/png" in widget._repr_mimebundle_()
+@pytest.mark.parametrize(("relevance", "k"), [((0, 3, 0, 1, 2, 0, 0, 1), 5), ((1, 0, 2, 0, 0, 3, 1, 0), 3),
+                                              ((0, 0, 0, 0, 0, 0, 0, 1), 8), ((2, 2, 1, 1, 0, 0, 3, 3), 1)])
+def test_ranking_breakdown_against_torchmetrics_and_sklearn(relevance, k):
+    b = D.ranking_breakdown(relevance, k)
+    rel = np.array(relevance, dtype=float)
+    hit = (rel > 0).astype(int)
+    scores = np.linspace(1.0, 0.3, rel.size)
+    t_scores, t_hit = torch.tensor(scores), torch.tensor(hit)
+    assert b["rr"] == pytest.approx(retrieval_reciprocal_rank(t_scores, t_hit).item())
+    # torchmetrics' AP@k divides by the hits inside the top k; ours by min(R, k)
+    tm_ap = retrieval_average_precision(t_scores, t_hit, top_k=k).item()
+    assert b["ap"] == pytest.approx(tm_ap * hit[:k].sum() / min(hit.sum(), k))
+    assert b["ndcg"] == pytest.approx(retrieval_normalized_dcg(t_scores, torch.tensor(rel), top_k=k).item())
+    assert b["sklearn_ap"] == pytest.approx(skm.average_precision_score(hit, scores))
+    discounts = 1 / np.log2(np.arange(2, rel.size + 2))
+    assert b["dcg"] / b["ideal_dcg"] == pytest.approx(b["ndcg"])
+    assert b["dcg"] == pytest.approx((rel * discounts)[:k].sum())
 
 
-def test_moves_blit_instead_of_full_redraw(widget):
-    # the <= 20 ms budget needs every move to reuse the cached background
-    background = widget._background
-    assert background is not None
-    moved = 0
-    for control in widget.controls.values():
-        if getattr(control, "options", None):
-            last = control.options[-1]
-            control.value = last[1] if isinstance(last, tuple) else last
-        else:
-            control.value = control.max
-        moved += widget.last_error is None
-    assert moved == len(widget.controls)
-    assert widget._background is background
+def test_ranking_breakdown_without_relevant_item_and_bad_input():
+    b = D.ranking_breakdown([0, 0, 0], 2)
+    assert (b["rr"], b["ap"], b["ndcg"], b["n_relevant"], b["sklearn_ap"]) == (0.0, 0.0, 0.0, 0, None)
+    with pytest.raises(ValueError, match="k=4"):
+        D.ranking_breakdown([0, 1, 0], 4)
+    with pytest.raises(ValueError, match="relevance >= 0"):
+        D.ranking_breakdown([0, -1, 0], 2)
+    with pytest.raises(ValueError, match="1-D"):
+        D.ranking_breakdown([[0, 1]], 1)
 
 
-def _texts(cm):
-    return tuple(int(t.get_text()) for t in (*cm[0], *cm[1]))
+# ---------------------------------------------------------------------------------------------
+# Explorers (headless): readout numbers against scikit-learn
+# ---------------------------------------------------------------------------------------------
+def _texts(texts):
+    return tuple(int(t.get_text()) for t in texts)
 
 
-def test_class_ratio_widget_numbers_equal_sklearn():
-    w = M.ClassRatioExplorer()
+def test_class_ratio_explorer_numbers_equal_sklearn():
+    w = EXPLORERS["class_ratio"]()
     slider = w.controls["share"]
-    for i in (0, M.SHARE_GRID.index(0.1), len(M.SHARE_GRID) - 1):
+    acc, bal = w.panels
+    for i in (0, D.SHARE_GRID.index(0.1), len(D.SHARE_GRID) - 1):
         slider.value = i
-        ref = M.class_ratio_metrics(M.SHARE_GRID[i])
+        ref = M.class_ratio_metrics(D.SHARE_GRID[i])
         m, b = ref["model"], ref["baseline"]
         assert _texts(w.cm_model) == (m["tn"], m["fp"], m["fn"], m["tp"])
         assert _texts(w.cm_base) == (b["tn"], b["fp"], b["fn"], b["tp"])
-        assert_allclose(w.acc["points"].get_ydata(), [m["accuracy"], m["f1"], b["accuracy"], b["f1"]])
-        assert_allclose(w.bal["points"].get_ydata(),
+        assert_allclose(acc["points"].get_ydata(), [m["accuracy"], m["f1"], b["accuracy"], b["f1"]])
+        assert_allclose(bal["points"].get_ydata(),
                         [m["balanced_accuracy"], m["macro_f1"], b["balanced_accuracy"], b["macro_f1"]])
         assert f"{m['accuracy']:.3f}" in w.readout.value
         assert "undefined" in w.readout.value and "zero_division" in w.readout.value
 
 
-def test_threshold_widget_extremes_and_numbers():
-    w = M.ThresholdExplorer()
+def test_threshold_explorer_extremes_and_numbers():
+    w = EXPLORERS["threshold"]()
     y, s = w.data[0.1]
     w.controls["threshold"].value = 1.0  # nothing predicted positive
     assert w.msg.get_visible() and "undefined" in w.msg.get_text()
@@ -505,6 +525,7 @@ def test_threshold_widget_extremes_and_numbers():
     assert _texts(w.cm) == (tn, fp, fn, tp)
     assert_allclose(w.roc["point"].get_xydata()[0], [fp / (fp + tn), skm.recall_score(y, pred)])
     assert_allclose(w.pr["point"].get_xydata()[0], [skm.recall_score(y, pred), skm.precision_score(y, pred)])
+    assert_allclose(w.sweep["threshold"].get_xdata(), [0.3, 0.3])
     assert f"{skm.f1_score(y, pred):.3f}" in w.readout.value
     w.controls["share"].value = 0.01
     y1, s1 = w.data[0.01]
@@ -512,34 +533,46 @@ def test_threshold_widget_extremes_and_numbers():
     assert f"{skm.roc_auc_score(y1, s1):.3f}" in w.readout.value
 
 
-def test_roc_pr_widget_switches_curves():
-    w = M.RocPrExplorer()
+def test_roc_pr_explorer_switches_curves():
+    w = EXPLORERS["roc_pr"]()
+    y, s = M.class_ratio_data(0.5, n_samples=400)
     before = w.pr["curve"].get_ydata().copy()
     w.controls["factor"].value = 100
     assert not np.array_equal(before, w.pr["curve"].get_ydata())
-    assert f"{w.curves[100]['average_precision']:.3f}" in w.readout.value
+    weights = np.where(y == 0, 100, 1)
+    assert f"{skm.average_precision_score(y, s, sample_weight=weights):.3f}" in w.readout.value
+    assert_allclose(w.pr["chance"].get_ydata(), [200 / 20200] * 2)
 
 
-def test_outlier_widget_shares_and_readout():
-    w = M.OutlierExplorer()
+def test_outlier_explorer_shares_and_readout():
+    w = EXPLORERS["outlier"]()
     w.controls["outlier"].value = 30.0
     y = w.y_true.copy()
     y[-1] += 30.0
     r = y - w.y_pred
-    assert w.bars[1].get_height() == pytest.approx(r[-1] ** 2 / (r ** 2).sum())
-    assert w.bars[0].get_height() == pytest.approx(abs(r[-1]) / np.abs(r).sum())
+    heights = [bar.get_height() for bar in w.bars["bars"]]
+    assert heights[1] == pytest.approx(r[-1] ** 2 / (r ** 2).sum())
+    assert heights[0] == pytest.approx(abs(r[-1]) / np.abs(r).sum())
+    assert_allclose(w.data["point"].get_ydata(), [y[-1]])
+    assert_allclose(w.marks.get_ydata(), [skm.mean_absolute_error(y, w.y_pred),
+                                          skm.root_mean_squared_error(y, w.y_pred)])
     assert f"{skm.mean_squared_error(y, w.y_pred):.3f}" in w.readout.value
 
 
-def test_ranking_widget_values_and_empty_list():
-    w = M.RankingExplorer(relevance=(0, 3, 0, 1, 2, 0, 0, 1), k=5)
-    heights = [b.get_height() for b in w.bars]
+def test_ranking_explorer_values_and_empty_list():
+    w = EXPLORERS["ranking"](relevance=(0, 3, 0, 1, 2, 0, 0, 1), k=5)
+    heights = [b.get_height() for b in w.bars["bars"]]
     # hand-worked: first hit at rank 2; hits at 2, 4, 5 inside k=5, R = 4
     assert heights[0] == pytest.approx(1 / 2)
     assert heights[1] == pytest.approx((1 / 2 + 2 / 4 + 3 / 5) / min(4, 5))
-    assert heights[2] == pytest.approx(skm.ndcg_score([[0, 3, 0, 1, 2, 0, 0, 1]], [w.scores], k=5))
+    ref = skm.ndcg_score([[0, 3, 0, 1, 2, 0, 0, 1]], [np.linspace(1, 0.3, 8)], k=5)
+    assert heights[2] == pytest.approx(ref)
+    assert "(1/2 + 2/4 + 3/5) / min(4, 5)" in w.readout.value
+    assert [t.get_text() for t in w.listing["prec"]] == ["", "1/2", "", "2/4", "3/5", "", "", ""]
     for r in range(8):
         w.controls[f"rel{r + 1}"].value = 0
     assert w.msg.get_visible()
-    assert [b.get_height() for b in w.bars] == [0.0, 0.0, 0.0]
+    assert [b.get_height() for b in w.bars["bars"]] == [0.0, 0.0, 0.0]
     assert w.last_error is None
+    with pytest.raises(ValueError, match="relevance\\[1\\]=4"):
+        EXPLORERS["ranking"](relevance=(0, 4, 0))

@@ -11,16 +11,14 @@ import pytest
 import torch
 from numpy.testing import assert_allclose
 
+from course_utils.explorers import EXPLORERS, OptimizerExplorer
 from course_utils.optimizers import (
-    BENCHMARK_WIDGETS,
     DIVERGENCE_BOUND,
     OPTIMIZERS,
     SURFACES,
-    OptimizerExplorer,
     optimizer_trajectory,
     surface_loss,
 )
-from course_utils.explorers.base import PlotWidget, sweep_controls
 
 
 @pytest.mark.parametrize("lr", [0.1, 0.3, 0.75, 1.0])
@@ -129,15 +127,22 @@ def test_bad_input():
         OptimizerExplorer(surface="parabola")
 
 
-def test_widget_sweeps_clean_and_shows_divergence_as_a_message():
-    w = OptimizerExplorer(compare="Adam")
-    assert w.last_error is None and sweep_controls(w) == []
+def test_optimizers_vocabulary():
+    # the package's one optimizer vocabulary: these labels, each a torch.optim class and its arguments
+    assert list(OPTIMIZERS) == ["SGD", "SGD+momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW"]
+    for cls, kwargs in OPTIMIZERS.values():
+        assert issubclass(cls, torch.optim.Optimizer) and isinstance(kwargs, dict)
+
+
+def test_widget_shows_divergence_as_a_message():
+    w = EXPLORERS["optimizer_trajectory"]()
+    assert w.last_error is None
     w.controls["lr"].value = 10.0
     assert w.last_error is None
     assert w.message.get_visible() and "SGD diverged at step" in w.message.get_text()
     assert "diverged" in w.readout.value
     assert np.all(np.isfinite(w.ax.get_xlim() + w.ax.get_ylim() + w.ax_loss.get_ylim()))
-    assert np.all(np.isfinite(w.paths[0].get_xydata()))
+    assert np.all(np.isfinite(w.runs[0][0].get_xydata()))
     w.controls["lr"].value = 0.01
     assert not w.message.get_visible()
 
@@ -148,11 +153,11 @@ def test_widget_paths_are_the_trajectories():
                  "steps": 40}.items():
         w.controls[k].value = v
     tr = optimizer_trajectory("himmelblau", "SGD+momentum", lr=w.controls["lr"].value, steps=40)
-    assert_allclose(w.paths[0].get_xydata(), tr.points)
-    assert not w.paths[1].get_visible()
+    path, end, start, loss = w.runs[0]
+    assert_allclose(path.get_xydata(), tr.points)
+    assert_allclose(end.get_xydata(), tr.points[-1:])
+    assert_allclose(start.get_xydata(), [SURFACES["himmelblau"].start])
+    assert_allclose(loss.get_ydata(), np.maximum(tr.losses, 1e-12))
+    assert not any(a.get_visible() for a in w.runs[1])
     assert "torch.optim.SGD([w], lr=0.01, momentum=0.9)" in w.readout.value
-
-
-def test_benchmark_contract():
-    for factory in BENCHMARK_WIDGETS.values():
-        assert isinstance(factory(), PlotWidget)
+    assert w.ax.get_xlim() == SURFACES["himmelblau"].xlim and w.ax.get_ylim() == SURFACES["himmelblau"].ylim

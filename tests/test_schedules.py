@@ -13,19 +13,18 @@ import pytest
 import torch
 from numpy.testing import assert_allclose
 
+from course_utils.explorers import EXPLORERS, LRScheduleExplorer
+from course_utils.explorers.base import sweep_controls
 from course_utils.schedules import (
-    BENCHMARK_WIDGETS,
+    PLATEAU,
     SCHEDULER_NAMES,
-    LRScheduleExplorer,
-    PlateauExplorer,
+    SCHEDULERS,
     lr_curve,
     plateau_curve,
     plateau_trace,
     scheduler_call,
-    sweep_every_scheduler,
     synthetic_val_losses,
 )
-from course_utils.explorers.base import PlotWidget, sweep_controls
 
 RTOL = 1e-9  # torch steps most schedules recursively: the closed form holds up to rounding
 
@@ -381,22 +380,77 @@ def test_synthetic_val_losses_is_seeded_and_has_a_plateau():
         synthetic_val_losses(noise=-1)
 
 
-# --- widgets -----------------------------------------------------------------------------------------
-def test_schedule_explorer_sweeps_clean():
-    w = LRScheduleExplorer()
+# --- the scheduler specs ---------------------------------------------------------------------------
+def _slider_values(slider):
+    """The extreme and default values of a spec's slider, as the explorer's control would give them."""
+    if slider.kind == "log":
+        return [10.0**slider.low, 10.0**slider.high, slider.value]
+    if slider.kind == "range":
+        lo, hi = slider.low, slider.high
+        return [[lo, lo], [lo, hi], [hi, hi], list(slider.value)]
+    if slider.kind == "choice":
+        return [slider.value]
+    return [slider.low, slider.high, slider.value]
+
+
+@pytest.mark.parametrize("spec", [*SCHEDULERS.values(), PLATEAU], ids=lambda s: s.name)
+def test_every_slider_stays_inside_what_its_argument_allows(spec):
+    # the explorer skips the per-argument checks: its sliders must not reach a value they would refuse
+    for name, param in spec.params.items():
+        if param.slider is not None:
+            for value in _slider_values(param.slider):
+                param.check(name, value)
+            if param.kind == "choice":
+                assert param.slider.value in param.choices
+
+
+def test_schedulers_sharing_a_control_share_its_slider():
+    by_key = {}
+    for spec in SCHEDULERS.values():
+        for name, param in spec.params.items():
+            if param.slider is not None:
+                assert by_key.setdefault(param.slider.key or name, param.slider) == param.slider
+
+
+# --- explorers ---------------------------------------------------------------------------------------
+def sweep_every_scheduler(widget):
+    """For each scheduler of the dropdown, :func:`sweep_controls` over its own (visible) controls.
+
+    The generic sweep moves the dropdown but then only the first scheduler's sliders (the others'
+    are hidden and disabled); this one selects each scheduler, holds the dropdown still while its
+    sliders are swept, and returns the failures as ``(scheduler, control, value, traceback)``.
+    """
+    chooser = widget.controls["scheduler"]
+    start, failures = chooser.value, []
+    chooser.disabled = True  # (sweep_controls skips a disabled control)
+    try:
+        for name in chooser.options:
+            chooser.value = name
+            failures += [(name, *failure) for failure in sweep_controls(widget)]
+    finally:
+        chooser.disabled = False
+        chooser.value = start
+    return failures
+
+
+def test_every_scheduler_draws_at_every_slider_extreme():
+    w = EXPLORERS["lr_schedule"]()
     assert w.last_error is None
-    assert sweep_controls(w) == []
     assert sweep_every_scheduler(w) == []
+    assert w.controls["scheduler"].options == SCHEDULER_NAMES
 
 
 def test_schedule_explorer_sliders_follow_the_dropdown():
     w = LRScheduleExplorer()
+    assert list(w.controls)[0] == "scheduler"
     w.controls["scheduler"].value = "CosineAnnealingWarmRestarts"
     visible = {k for k, c in w.controls.items() if c.layout.display != "none"}
     assert visible == {"scheduler", "epochs", "lr", "log_y", "hold", "T_0", "T_mult", "eta_min"}
     assert all(c.disabled for k, c in w.controls.items() if k not in visible)
     w.controls["gamma"].value = 0.5  # a hidden control: harmless
     assert w.last_error is None
+    w.controls["scheduler"].value = "ExponentialLR"  # its own gamma slider (0.8 .. 1), not StepLR's
+    assert w.controls["gamma_exp"].layout.display is None and w.controls["gamma"].layout.display == "none"
 
 
 def test_schedule_explorer_line_is_the_closed_form():
@@ -406,20 +460,37 @@ def test_schedule_explorer_line_is_the_closed_form():
     y = w.line.get_ydata()[:-1]
     assert_allclose(y, w.controls["lr"].value * 0.5 ** (np.arange(50) // 10), rtol=1e-9)
     assert "StepLR(optimizer, step_size=10, gamma=0.5)" in w.readout.value
+    assert "lr·γ<sup>⌊e / step_size⌋</sup>" in w.readout.value  # the spec's closed form
+
+
+def test_schedule_explorer_warmup_cosine_spans_the_epochs():
+    w = LRScheduleExplorer(scheduler="WarmupCosine", epochs=60, lr=0.2)
+    w.controls["warmup_steps"].value = 10
+    w.controls["start_factor"].value = 0.5
+    w.controls["eta_min"].value = 0.0
+    e = np.arange(60)
+    expected = np.where(e < 10, 0.2 * (0.5 + 0.5 * e / 10), 0.1 * (1 + np.cos(np.pi * (e - 10) / 50)))
+    assert_allclose(w.line.get_ydata()[:-1], expected, rtol=1e-9, atol=1e-12)
+    assert "T_max=50" in w.readout.value
 
 
 def test_schedule_explorer_hold_and_notes():
     w = LRScheduleExplorer(scheduler="CosineAnnealingLR")
     w.controls["T_max"].value = 40
-    assert w.tmax_line.get_visible() and "climbs back" in w.note.get_text()
-    w.controls["hold"].value = True
+    assert w.marker.get_visible() and list(w.marker.get_xdata()) == [40, 40]
+    assert "climbs back" in w.note.get_text()
+    hold = w.controls["hold"]
+    hold.click()
+    assert hold.description == "clear" and w.ref_line.get_visible()
     held = np.array(w.ref_line.get_ydata())
+    assert_allclose(held[:-1], 0.05 * (1 + np.cos(np.pi * np.arange(100) / 40)), atol=1e-12)
     w.controls["scheduler"].value = "OneCycleLR"
     assert w.ref_line.get_visible()
     assert_allclose(w.ref_line.get_ydata(), held)
-    assert "ignores the optimizer's lr" in w.note.get_text() and not w.tmax_line.get_visible()
-    w.controls["hold"].value = False
-    assert not w.ref_line.get_visible()
+    assert "ignores the optimizer's lr" in w.note.get_text() and not w.marker.get_visible()
+    assert "dashed grey: held CosineAnnealingLR" in w.readout.value
+    hold.click()
+    assert not w.ref_line.get_visible() and hold.description == "hold as reference"
 
 
 def test_schedule_explorer_invalid_combination_is_a_message():
@@ -428,22 +499,18 @@ def test_schedule_explorer_invalid_combination_is_a_message():
     w.controls["max_lr"].value = 0.001
     assert w.last_error is None
     assert w.message.get_visible() and "below base_lr" in w.message.get_text()
+    assert not w.line.get_visible() and "cannot run" in w.readout.value
     w.controls["max_lr"].value = 1.0
-    assert not w.message.get_visible()
+    assert not w.message.get_visible() and w.line.get_visible()
 
 
 def test_plateau_explorer():
-    w = PlateauExplorer()
-    assert w.last_error is None and sweep_controls(w) == []
+    w = EXPLORERS["plateau"]()
+    assert w.last_error is None
     w.controls["patience"].value = 3
     trace = plateau_trace(synthetic_val_losses(60, seed=0), 0.1, patience=3, factor=0.5)
     assert_allclose(w.art["cut_lr"].get_xdata(), np.array(trace.cuts) + 1)
     assert f"{len(trace.cuts)} cut(s), first cut after epoch {trace.cuts[0]}" in w.readout.value
     w.controls["factor"].value = 0.0
-    assert w.message.get_visible() and "reached 0" in w.message.get_text()
+    assert w.art["message"].get_visible() and "reached 0" in w.art["message"].get_text()
     assert np.all(np.isfinite(w.ax_lr.get_ylim()))
-
-
-def test_benchmark_contract():
-    for factory in BENCHMARK_WIDGETS.values():
-        assert isinstance(factory(), PlotWidget)

@@ -13,8 +13,10 @@ import ipywidgets as W
 
 from course_utils.checks import check_choice
 
-#: Control widths by name: a check box or a short dropdown, a slider, a slider with a long label.
-WIDTHS = {"narrow": "160px", "medium": "240px", "normal": "300px", "wide": "480px", "auto": "auto"}
+#: Control widths by name: a one-word dropdown, a check box or a short dropdown, a slider, a slider with a
+#: long label.
+WIDTHS = {"tiny": "90px", "narrow": "160px", "medium": "240px", "normal": "300px", "wide": "480px",
+          "auto": "auto"}
 STYLE = {"description_width": "initial"}
 #: Font size of readouts (px): readable on a projector, one size in every notebook.
 READOUT_FONT_PX = 15
@@ -32,6 +34,13 @@ def slider(description: str, value, low, high, step, *, fmt: str | None = None, 
     kw = {"readout_format": fmt} if fmt else {}
     return kind(value=value, min=low, max=high, step=step, description=description, continuous_update=True,
                 style=STYLE, layout=_layout(width), **kw)
+
+
+def range_slider(description: str, value, low: int, high: int, step: int = 1, *,
+                 width: str = "normal") -> W.IntRangeSlider:
+    """An ``IntRangeSlider`` (two ends, e.g. milestones)."""
+    return W.IntRangeSlider(value=value, min=low, max=high, step=step, description=description,
+                            continuous_update=True, style=STYLE, layout=_layout(width))
 
 
 def log_slider(description: str, value: float, low_exp: float, high_exp: float, *, step: float = 0.1,

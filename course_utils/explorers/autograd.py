@@ -1,0 +1,81 @@
+"""The autograd notebook's explorer: freeze layers and watch the autograd graph and the gradients shrink."""
+
+from __future__ import annotations
+
+from course_utils.autograd_graph import (
+    FreezeDemo,
+    grad_text,
+    graph_presence,
+    layered_layout,
+    plot_autograd_graph,
+    plot_graph_fog,
+    update_graph_fog,
+)
+from course_utils.explorers import controls as C
+from course_utils.explorers.base import PlotWidget
+from course_utils.plotting import COLORS, new_figure, show_message
+
+__all__ = ["FreezeLayersExplorer", "grad_table_html"]
+
+
+def grad_table_html(rows: list[dict]) -> str:
+    """The rows of :func:`~course_utils.autograd_graph.grad_norm_table` as HTML (frozen rows in grey)."""
+    cells = [[C.code(r["name"]), C.escape(tuple(r["shape"])), str(r["requires_grad"]), grad_text(r)]
+             for r in rows]
+    styles = ["" if r["requires_grad"] else f"color:{COLORS['baseline']}" for r in rows]
+    return C.html_table(["parameter", "shape", "requires_grad", "‖grad‖₂"], cells,
+                        align=["left", "left", "left", "right"], row_styles=styles)
+
+
+class FreezeLayersExplorer(PlotWidget):
+    """Tick a layer to freeze it (``requires_grad_(False)``): the autograd graph and the gradients update.
+
+    Each setting resets the model to its initial state, freezes the ticked layers, runs one forward
+    pass in train mode and ``loss.backward()`` (:class:`~course_utils.autograd_graph.FreezeDemo`),
+    walks the real graph and fades out the nodes of the full graph that are no longer in it. The
+    table beside the plot lists every parameter's gradient norm; the note under it shows that
+    BatchNorm's running mean still moves when ``bn1`` is frozen.
+    """
+
+    def __init__(self, seed: int = 0):
+        self.demo = demo = FreezeDemo(seed)
+        first = demo.run(())
+        pos = layered_layout(demo.full)
+        fig, self.ax = new_figure((6.9, 6.4))
+        fig.subplots_adjust(left=0.0, right=1.0, bottom=0.06, top=0.93)
+        plot_autograd_graph(self.ax, demo.full, pos, tags={0: "← loss", first["output_node"]: "← output"})
+        self.ax.set_title("loss.grad_fn → next_functions → … → AccumulateGrad\n"
+                          "(the gradient flows down the arrows)", fontsize=12)
+        fig.text(0.01, 0.015, "faded = not in the graph: nothing below it needs a gradient",
+                 fontsize=11, color="#555555")
+        self.fog = plot_graph_fog(self.ax, demo.full, pos, graph_presence(demo.full, demo.full))
+        self.message = show_message(self.ax, "")
+        controls = {name: C.checkbox(f"freeze {name}") for name in demo.layers}
+        super().__init__(fig, controls, dynamic=[*self.fog.values(), self.message],
+                         layout="side")  # the table sits beside the plot
+        self.refresh()
+
+    def update(self, **values):
+        frozen = [name for name in self.demo.layers if values.get(name)]
+        result = self.demo.run(frozen)
+        graph = result["graph"]
+        update_graph_fog(self.fog, *graph_presence(graph, self.demo.full))
+        show_message(None, "" if graph["nodes"] else ("every layer frozen: loss.grad_fn is None,\n"
+                                                      "loss.backward() would raise RuntimeError"),
+                     artist=self.message)
+        self.readout.value = self._readout(frozen, result)
+
+    def _readout(self, frozen, result) -> str:
+        graph = result["graph"]
+        leaves = sum(n["leaf"] for n in graph["nodes"])
+        parts = [f"<b>loss</b> = {result['loss']:.4f} &nbsp; graph: <b>{len(graph['nodes'])}</b> nodes, "
+                 f"<b>{leaves}</b> AccumulateGrad leaves<br>", grad_table_html(result["rows"])]
+        for name in self.demo.bn_names:
+            state = "<b>frozen</b>" if name in frozen else "trainable"
+            parts.append(f"<p>{C.code(name)} is {state}; one forward pass in {C.code('model.train()')} moved "
+                         f"{C.code(f'{name}.running_mean')} by ‖Δ‖₂ = <b>{result['bn_moved'][name]:.4f}</b>")
+            if name in frozen:
+                parts.append(f" — {C.code('requires_grad_(False)')} does not stop BatchNorm's running "
+                             f"statistics; {C.code(f'{name}.eval()')} does.")
+            parts.append("</p>")
+        return C.readout_html("".join(parts))

@@ -1,0 +1,219 @@
+"""The schedule explorers: a torch scheduler's lr in every epoch; ReduceLROnPlateau on a replayed val loss.
+
+Their sliders come from the scheduler specs of :mod:`course_utils.schedules` (one
+:class:`~course_utils.schedules.SchedulerSpec` per scheduler): a new scheduler there is a new
+entry in the dropdown here, with its own sliders, without a line changed in this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_utils.checks import check_choice, check_number
+from course_utils.explorers import controls as C
+from course_utils.explorers.base import PlotWidget
+from course_utils.plotting import COLORS, new_figure, show_message
+from course_utils.schedules import (
+    PLATEAU,
+    SCHEDULER_NAMES,
+    SCHEDULERS,
+    _schedule_unchecked,
+    _synthetic_trace,
+    plot_lr_curve,
+    plot_plateau,
+    scheduler_call,
+    update_lr_axes,
+    update_lr_curve,
+    update_marker,
+    update_plateau,
+    update_text,
+)
+
+__all__ = ["LRScheduleExplorer", "PlateauExplorer"]
+
+
+def _control(name: str, param):
+    """The control for argument ``name`` from its :class:`~course_utils.schedules.Slider`."""
+    s = param.slider
+    label = s.label or name
+    if s.kind == "log":
+        return C.log_slider(label, s.value, s.low, s.high, step=s.step, fmt=s.fmt)
+    if s.kind == "choice":
+        return C.dropdown(label, list(param.choices), s.value)
+    if s.kind == "range":
+        return C.range_slider(label, s.value, s.low, s.high, s.step)
+    return C.slider(label, s.value, s.low, s.high, s.step, fmt=s.fmt)
+
+
+def _spec_controls(specs) -> tuple[dict, dict]:
+    """The controls of the sliders of ``specs`` (by key) and, per spec, its ``{key: argument}``."""
+    controls, sliders, args = {}, {}, {}
+    for spec in specs:
+        args[spec.name] = {}
+        for name, param in spec.params.items():
+            if param.slider is None:
+                continue
+            key = param.slider.key or name
+            if sliders.setdefault(key, param.slider) != param.slider:
+                raise ValueError(f"{spec.name} argument {name}: slider {param.slider} differs from the other "
+                                 f"one keyed {key!r}; allowed: the same slider, or another Slider.key")
+            if key not in controls:
+                controls[key] = _control(name, param)
+            args[spec.name][key] = name
+    return controls, args
+
+
+def _note(spec, lrs, marked: bool) -> str:
+    """The teaching note written above the plot."""
+    if not np.any(lrs > 0):
+        return "lr is 0 in every epoch: nothing would train"
+    if spec.ignores_lr:
+        return f"{spec.name} ignores the optimizer's lr"
+    return spec.marker[1] if marked else ""
+
+
+class LRScheduleExplorer(PlotWidget):
+    """Pick a torch scheduler, move its own sliders, see the lr of every epoch; hold a curve to compare."""
+
+    def __init__(self, scheduler: str = "StepLR", epochs: int = 100, lr: float = 0.1):
+        check_choice("scheduler", scheduler, SCHEDULER_NAMES)
+        check_number("epochs", epochs, low=10, high=200, integer=True)
+        check_number("lr", lr, low=1e-3, high=1.0)
+        sliders, self._args = _spec_controls(SCHEDULERS.values())
+        hold = C.button("hold as reference", icon="thumb-tack", style="")
+        hold.tooltip = "keep the current curve (dashed) to compare with the next one"
+        controls = {"scheduler": C.dropdown("scheduler", list(SCHEDULER_NAMES), scheduler, width="normal"),
+                    "epochs": C.slider("epochs", epochs, 10, 200, 1),
+                    "lr": C.log_slider("optimizer lr", float(lr), -3, 0),
+                    "log_y": C.checkbox("log y"), "hold": hold, **sliders}
+        self._held: tuple | None = None  # (lrs, label) of the held curve
+        self._current: tuple | None = None  # (lrs, label) of the curve shown
+        fig, ax = new_figure((9.0, 4.2))
+        fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.14)
+        self.ax = ax
+        values = {k: c.value for k, c in sliders.items()}
+        first, _ = _schedule_unchecked(scheduler, int(epochs), float(lr), self._params(scheduler, values))
+        self.ref_line = plot_lr_curve(ax, first, color=COLORS["baseline"], ls="--", lw=2, label="held")
+        self.line = plot_lr_curve(ax, first, color=COLORS["ce"], lw=2.5, label="selected")
+        # the legend is made before the lines turn dynamic (its handles copy them) and never changes
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False)
+        self.marker = ax.axvline(0, color=COLORS["accent"], ls=":", lw=2)
+        # The note is static (drawing a text costs ~4 ms, a blit of lines < 1 ms): it changes only with
+        # the dropdown or when T_max crosses epochs, and then everything is redrawn.
+        self.note = ax.text(0.0, 1.02, "", transform=ax.transAxes, ha="left", va="bottom",
+                            color=COLORS["accent"])
+        self.message = show_message(ax, "")
+        # (observers registered before the base class's: they act before the redraw)
+        controls["scheduler"].observe(self._on_scheduler, names="value")
+        hold.on_click(self._on_hold)
+        super().__init__(fig, controls, dynamic=[self.ref_line, self.line, self.marker, self.message])
+        self._show_controls(scheduler)
+        self.refresh()
+
+    def _params(self, scheduler: str, values: dict) -> dict:
+        """Scheduler arguments from the control values (a range slider's pair becomes a list)."""
+        return {arg: list(values[key]) if isinstance(values[key], tuple) else values[key]
+                for key, arg in self._args[scheduler].items()}
+
+    def _on_scheduler(self, change) -> None:
+        self._show_controls(change["new"])
+
+    def _show_controls(self, scheduler: str) -> None:
+        """Show (and enable) only the sliders of ``scheduler``."""
+        for key in (k for args in self._args.values() for k in args):
+            on = key in self._args[scheduler]
+            self.controls[key].layout.display = None if on else "none"
+            self.controls[key].disabled = not on
+
+    def _on_hold(self, button) -> None:
+        """Hold the curve shown as the dashed reference, or clear the one held."""
+        self._held = self._current if self._held is None else None
+        button.description = "clear" if self._held is not None else "hold as reference"
+        self.refresh()
+
+    def update(self, scheduler, epochs, lr, log_y, **values):
+        spec = SCHEDULERS[scheduler]
+        params = self._params(scheduler, values)
+        try:
+            lrs, params = _schedule_unchecked(scheduler, epochs, lr, params)
+        except (TypeError, ValueError) as exc:
+            self._current = None
+            self._show_error(scheduler, params, exc)
+            return
+        self._current = (lrs, f"{scheduler}, lr={lr:.3g}")
+        held = self._held[0] if self._held is not None else None
+        show_message(None, "", artist=self.message)
+        update_lr_curve(self.line, lrs)
+        update_lr_curve(self.ref_line, held)
+        update_lr_axes(self.ax, [lrs] if held is None else [lrs, held], log_y)
+        at = params.get(spec.marker[0]) if spec.marker else None
+        marked = at is not None and at < epochs
+        update_marker(self.marker, at if marked else None)
+        if update_text(self.note, _note(spec, lrs, marked)):
+            self.invalidate()
+        self.readout.value = self._readout(spec, params, epochs, lr, lrs)
+
+    def _show_error(self, scheduler: str, params: dict, exc: Exception) -> None:
+        """A setting torch (or a check between arguments) refuses: say why on the plot and in the readout."""
+        text = str(exc) if str(exc).startswith(scheduler) else f"{scheduler}: {exc}"
+        show_message(None, text.replace("; allowed", ";\nallowed"), artist=self.message)
+        update_lr_curve(self.line, None)
+        update_marker(self.marker, None)
+        if update_text(self.note, ""):
+            self.invalidate()
+        self.readout.value = f"{C.code(scheduler_call(scheduler, **params))} cannot run: {C.escape(exc)}"
+
+    def _readout(self, spec, params: dict, epochs: int, lr: float, lrs) -> str:
+        ignores = (f"<b>{spec.name} ignores the optimizer's lr={lr:.3g}</b>: it starts at {lrs[0]:.4g} = "
+                   f"{spec.ignores_lr}<br>" if spec.ignores_lr else "")
+        held = f"<br>dashed grey: held {self._held[1]}" if self._held is not None else ""
+        return (f"{ignores}{C.code(f'optimizer = torch.optim.SGD(params, lr={lr:.3g})')}<br>"
+                f"{C.code(f'scheduler = {scheduler_call(spec.name, **params)}')}<br>"
+                f"closed form: {spec.formula}<br>"
+                f"epoch 0: <b>{lrs[0]:.4g}</b> · epoch {epochs - 1}: <b>{lrs[-1]:.4g}</b> · "
+                f"max {lrs.max():.4g} · min {lrs.min():.4g}{held}")
+
+
+class PlateauExplorer(PlotWidget):
+    """ReduceLROnPlateau on a synthetic val-loss curve: where the lr is cut, and why."""
+
+    def __init__(self, epochs: int = 60, lr: float = 0.1):
+        check_number("epochs", epochs, low=10, high=300, integer=True)
+        check_number("lr", lr, low=1e-4, high=10.0)
+        self.lr0 = float(lr)
+        self.epochs = int(epochs)
+        sliders, _ = _spec_controls([PLATEAU])
+        controls = {**sliders, "seed": C.slider("noise seed", 0, 0, 20, 1)}
+        fig, (ax_loss, ax_lr) = new_figure((9.0, 5.2), nrows=2, sharex=True)
+        fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.1, hspace=0.12)
+        self.ax_loss, self.ax_lr = ax_loss, ax_lr
+        trace = _synthetic_trace(self.epochs, 0, self.lr0, tuple((k, c.value) for k, c in sliders.items()))
+        # the lr axis is fixed: slider moves only blit (the legends' handles, made here, stay static)
+        self.art = plot_plateau(ax_loss, ax_lr, trace, lr_limits=(self.lr0 * 1e-3, self.lr0 * 2))
+        ax_loss.set_xlim(0, self.epochs)
+        ax_loss.set_title("ReduceLROnPlateau on a replayed validation-loss curve", loc="left")
+        super().__init__(fig, controls, dynamic=list(self.art.values()))
+        self.refresh()
+
+    def update(self, seed, **params):
+        trace = _synthetic_trace(self.epochs, seed, self.lr0, tuple(params.items()))
+        update_plateau(self.art, trace)
+        self.readout.value = self._readout(trace, params)
+
+    @staticmethod
+    def _readout(trace, params: dict) -> str:
+        cuts = trace.cuts
+        first = f"first cut after epoch {cuts[0]}" if cuts else "no cut"
+        items = list(trace.why.items())
+        rows = "".join(f"<li>end of epoch {e}: {why}</li>" for e, why in items[:8])
+        if len(items) > 8:
+            rows += f"<li>… and {len(items) - 8} more</li>"
+        cooldown = params["cooldown"]
+        rows = rows or "<li>no cut: every run of bad epochs was shorter</li>"
+        return (f"<b>{len(cuts)} cut(s), {first}; final lr {trace.lr_after[-1]:.3g}</b><br>"
+                f"{C.code('scheduler = ' + scheduler_call(PLATEAU.name, **params))}; "
+                f"{C.code('scheduler.step(val_loss)')} at the end of each epoch.<br>"
+                f"A cut needs patience+1 = {params['patience'] + 1} bad epochs in a row; "
+                f"{f'cooldown {cooldown} swallows the epochs after a cut; ' if cooldown else ''}"
+                f"{PLATEAU.formula}."
+                f"<ul style='margin:2px 0'>{rows}</ul>")
