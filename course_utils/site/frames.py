@@ -316,22 +316,33 @@ def render_explorer(entry, options: dict | None = None) -> RenderedExplorer:
     first_png = widget.png()
     n_settable = len(_settable(widget))
     cap = opts["single_positions"] if n_settable == 1 else opts["positions"]
-    while True:
-        controls = {n: sc for n, c in widget.controls.items()
-                    if (sc := site_control(n, c, cap)) is not None}
-        defaults = {n: c.default for n, c in controls.items() if c.kind != "button"}
-        shown_cache: dict = {}
+    # The plan asks which controls each setting shows: the explorer's own observers answer that (they
+    # hide and show controls); nothing is drawn meanwhile.
+    initial = {n: c.value for n, c in _settable(widget).items()}
+    widget.refresh = lambda: None
+    try:
+        while True:
+            r._set(widget, initial)  # (a thinner plan starts again from the explorer as built)
+            controls = {n: sc for n, c in widget.controls.items()
+                        if (sc := site_control(n, c, cap)) is not None}
+            defaults = {n: c.default for n, c in controls.items() if c.kind != "button"}
+            shown_cache: dict = {}
 
-        def visible(state, _cache=shown_cache, _names=frozenset(controls)):
-            k = tuple(sorted((n, repr(v)) for n, v in state.items()))
-            if k not in _cache:
-                _cache[k] = _names - set(r.take(state).hidden)
-            return _cache[k]
+            def visible(state, _cache=shown_cache, _names=frozenset(controls)):
+                k = tuple(sorted((n, repr(v)) for n, v in state.items()))
+                if k not in _cache:
+                    r._set(widget, state)
+                    _cache[k] = _names - set(_off(widget)[0])
+                return _cache[k]
 
-        states = plan_states(controls, defaults, opts, visible)
-        if len(states) <= opts["max_frames"] or cap <= 3:
-            break
-        cap = max(3, cap // 2 + 1)
+            states = plan_states(controls, defaults, opts, visible)
+            if len(states) <= opts["max_frames"] or cap <= 3:
+                break
+            cap = max(3, cap // 2 + 1)
+        r._set(widget, defaults)
+    finally:
+        del widget.refresh
+    widget.refresh()
     kept = {}
     for s in states:
         f = r.take(s)
