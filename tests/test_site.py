@@ -114,7 +114,7 @@ class _Page(HTMLParser):
 
     @property
     def plain(self) -> str:
-        return " ".join(" ".join(self.text).split())
+        return " ".join("".join(self.text).split())
 
 
 def read_page(path: Path) -> _Page:

@@ -6,6 +6,7 @@ from the site's own ``_static`` folder, so a page loads nothing from outside its
 """
 
 import os
+import re
 
 project = "Training & Inference — Loss, Optimizer, Metric"
 author = "the course"
@@ -41,3 +42,13 @@ html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None
 mathjax_path = "mathjax/tex-svg.js"  # MathJax 3, TeX to SVG: no web fonts, works from file://
+
+
+def _lazy_images(app, pagename, templatename, context, doctree):
+    """Figures load as they come into view (a page's first load stays small)."""
+    if "body" in context:
+        context["body"] = re.sub(r"<img (?![^>]*\bloading=)", '<img loading="lazy" ', context["body"])
+
+
+def setup(app):
+    app.connect("html-page-context", _lazy_images)

@@ -84,8 +84,8 @@ class SitePage:
         self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url} {r.failure}"))
         self.page.on("request", self._request)
         self.page.route("**/*", self._route)  # http(s): only the site's own server may answer
-        self.page.goto(url, wait_until="load")
-        self.page.wait_for_load_state("networkidle")
+        self.page.goto(url, wait_until="load", timeout=60_000)
+        self.page.wait_for_load_state("networkidle", timeout=60_000)
         self.page.wait_for_function("() => !window.MathJax || !MathJax.startup || "
                                     "MathJax.startup.promise.then(() => true)")
 
@@ -249,20 +249,28 @@ class PlayerDriver:
             for what in ("Space", "Space back"):
                 self.move(name, what, functools.partial(self._press, el, "Space"))
         elif kind in ("select", "radio"):
-            el = box.locator("select") if kind == "select" else box.locator("input:checked")
             n = box.locator("option").count() if kind == "select" else box.locator("input").count()
             start = self._index(box, kind)
-            keys = ["ArrowDown"] * (n - 1 - start) + ["ArrowUp"] * (n - 1) + ["ArrowDown"] * start
-            if kind == "radio":
-                keys = ["ArrowRight"] * (n - 1) + ["ArrowRight"]  # radios wrap around, back to the start
-            for i, press in enumerate(keys):
-                target = el if kind == "select" else box.locator("input:checked")
-                self.move(name, f"{press} #{i + 1}", functools.partial(self._press, target, press))
-                for other in self.controls():  # the controls this option shows
-                    if not other["hidden"] and other["kind"] != "button" and other["name"] not in self.done:
+            for target in [j for j in range(n) if j != start] + [start]:
+                hidden = {c["name"] for c in self.controls() if c["hidden"]}
+                self.move(name, f"option {target}", functools.partial(self._choose, box, kind, target))
+                for other in self.controls():  # the controls this option has just shown
+                    if other["name"] in hidden and not other["hidden"] and other["kind"] != "button":
                         self.exercise(other["name"], other["kind"])
             if self._index(box, kind) != start:
                 self.problems.append(f"{name}: could not go back to option {start}")
+
+    def _choose(self, box, kind: str, target: int) -> None:
+        """Reach option ``target`` with arrow keys, as a keyboard user does."""
+        for _ in range(20):
+            now = self._index(box, kind)
+            if now == target:
+                return
+            el = box.locator("select") if kind == "select" else box.locator("input:checked")
+            if kind == "select":
+                self._press(el, "ArrowDown" if now < target else "ArrowUp")
+            else:
+                self._press(el, "ArrowRight" if now < target else "ArrowLeft")
 
     @staticmethod
     def _index(box, kind: str) -> int:
