@@ -1,4 +1,4 @@
-"""Special losses: focal loss and label smoothing, their widgets, and a small loss comparison.
+"""Special losses: focal loss and label smoothing -- the torch losses, their curves, and the drawing.
 
 Public losses (stable API, used by the training-loop notebook):
 
@@ -9,6 +9,9 @@ Public losses (stable API, used by the training-loop notebook):
   smoothing in torch's ("uniform", Szegedy et al.) or the bootcamp's ("others") convention;
   :func:`equivalent_eps` converts eps between them.
 
+NumPy curves of both (:func:`focal_curve`, :func:`focal_logit_grad`, :func:`smoothed_loss_curve`) and
+their drawing (``plot_*`` / ``update_*``) serve notebook 02 and its explorers
+(``course_utils.explorers.losses``); :func:`logistic_logits_per_epoch` its first section.
 All logs are natural logs, as in torch.
 """
 
@@ -17,16 +20,13 @@ from __future__ import annotations
 import math
 import numbers
 
-import ipywidgets as W
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from course_utils.checks import check_choice, check_number, check_type
-from course_utils.explorers.base import PlotWidget, new_figure
-from course_utils.plotting import COLORS, show_message
-from course_utils.reproducibility import torch_threads
+from course_utils.plotting import COLORS
 
 __all__ = [
     "FocalLoss", "LabelSmoothingLoss", "equivalent_eps", "focal_loss", "label_smoothing_loss",
@@ -233,13 +233,18 @@ def soft_target_values(num_classes: int, eps: float, convention: str = "uniform"
     check_number("num_classes", num_classes, low=1, integer=True)
     _check_eps(eps)
     _check_convention(convention, num_classes)
+    return _soft_target_values(num_classes, eps, convention)
+
+
+def _soft_target_values(num_classes, eps, convention):
+    """:func:`soft_target_values` without the checks."""
     if convention == "uniform":
         return 1.0 - eps + eps / num_classes, eps / num_classes
     return 1.0 - eps, eps / (num_classes - 1)
 
 
 def _soft_targets(target, num_classes, eps, convention, dtype, device):
-    on, off = soft_target_values(num_classes, eps, convention)
+    on, off = _soft_target_values(num_classes, eps, convention)
     q = torch.full((target.shape[0], num_classes), off, dtype=dtype, device=device)
     return q.scatter_(1, target[:, None], on)
 
@@ -331,6 +336,11 @@ def focal_curve(p_t, gamma, alpha_t=1.0) -> np.ndarray:
     p = _check_probabilities("p_t", p_t)
     _check_finite("gamma", gamma, low=0)
     _check_finite("alpha_t", alpha_t, low=0)
+    return _focal_curve(p, gamma, alpha_t)
+
+
+def _focal_curve(p, gamma, alpha_t=1.0):
+    """:func:`focal_curve` without the checks."""
     return -alpha_t * (1.0 - p) ** gamma * np.log(p)
 
 
@@ -342,6 +352,11 @@ def focal_logit_grad(p_t, gamma, alpha_t=1.0) -> np.ndarray:
     p = _check_probabilities("p_t", p_t)
     _check_finite("gamma", gamma, low=0)
     _check_finite("alpha_t", alpha_t, low=0)
+    return _focal_logit_grad(p, gamma, alpha_t)
+
+
+def _focal_logit_grad(p, gamma, alpha_t=1.0):
+    """:func:`focal_logit_grad` without the checks."""
     return alpha_t * (1.0 - p) ** gamma * ((1.0 - p) - gamma * p * np.log(p))
 
 
@@ -355,7 +370,13 @@ def ce_over_focal(p_t, gamma) -> float:
 def smoothed_loss_curve(p_true, num_classes, eps, convention="uniform") -> np.ndarray:
     """Loss against the soft target when the model gives ``p_true`` to the true class, the rest evenly."""
     p = _check_probabilities("p_true", p_true)
-    on, off = soft_target_values(num_classes, eps, convention)
+    soft_target_values(num_classes, eps, convention)  # the checks
+    return _smoothed_loss_curve(p, num_classes, eps, convention)
+
+
+def _smoothed_loss_curve(p, num_classes, eps, convention):
+    """:func:`smoothed_loss_curve` without the checks."""
+    on, off = _soft_target_values(num_classes, eps, convention)
     if num_classes == 1:
         return -on * np.log(p)
     p_other = (1.0 - p) / (num_classes - 1)
@@ -365,8 +386,28 @@ def smoothed_loss_curve(p_true, num_classes, eps, convention="uniform") -> np.nd
     return -(on * np.log(p) + (num_classes - 1) * other_term)
 
 
+def smoothing_summary(num_classes, eps, p_confident=0.99) -> dict:
+    """Per convention: the soft target (true, other), the loss of a confident prediction ``p_confident``
+    and the loss of the best prediction (p = the target: the minimum, the target's entropy)."""
+    check_number("num_classes", num_classes, low=2, integer=True)
+    _check_eps(eps)
+    _check_finite("p_confident", p_confident, low=0, high=1, low_open=True)
+    return _smoothing_summary(num_classes, eps, p_confident)
+
+
+def _smoothing_summary(num_classes, eps, p_confident):
+    """:func:`smoothing_summary` without the checks."""
+    out = {}
+    for conv in CONVENTIONS:
+        on, off = _soft_target_values(num_classes, eps, conv)
+        out[conv] = {"on": on, "off": off,
+                     "confident": float(_smoothed_loss_curve(p_confident, num_classes, eps, conv)),
+                     "best": float(_smoothed_loss_curve(on, num_classes, eps, conv))}
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
-# plot functions (draw on a given Axes, return the artists)
+# drawing: plot_* draws on a given Axes and returns the artists, update_* changes them
 # ---------------------------------------------------------------------------------------------
 _LABEL_X = {0.5: 0.6, 1.0: 0.45, 2.0: 0.3, 5.0: 0.15}  # where each Fig. 1 label sits on its curve
 
@@ -406,6 +447,70 @@ def plot_focal_gradients(ax, p_t, gamma, *, ymax=None):
     return ce, fl
 
 
+def focal_summary(p_t, gamma, alpha=-1.0) -> dict:
+    """At one ``p_t``: CE, the unweighted FL, CE/FL, and the FL of a label-1 (weight alpha) and a
+    label-0 (weight 1 - alpha) example; ``alpha < 0``: no weighting (both weights 1)."""
+    _check_finite("p_t", p_t, low=0, high=1, low_open=True, high_open=True)
+    _check_finite("gamma", gamma, low=0)
+    _check_finite("alpha", alpha, high=1)
+    ce, fl = -math.log(p_t), float(_focal_curve(p_t, gamma))
+    a_pos, a_neg = _alpha_pair(alpha)
+    return {"ce": ce, "fl": fl, "ratio": ce_over_focal(p_t, gamma), "pos": a_pos * fl, "neg": a_neg * fl}
+
+
+def _alpha_pair(alpha):
+    """(weight of label 1, weight of label 0): (alpha, 1 - alpha), or (1, 1) when alpha < 0 (off)."""
+    return (alpha, 1.0 - alpha) if alpha >= 0 else (1.0, 1.0)
+
+
+def plot_focal_panels(ax_loss, ax_grad, p_t, gamma, alpha=-1.0, *, p_read=0.9, max_gamma=5.0) -> dict:
+    """The focal explorer's figure: Fig. 1 (left) and the gradients (right) with focal loss at ``gamma``.
+
+    Solid: a label-1 example (weight alpha), dashed: a label-0 example (weight 1 - alpha), shown only
+    when ``alpha >= 0``; a marker on the solid curve at ``p_read``. The gradient axis fits every gamma
+    up to ``max_gamma``. Returns the artists :func:`update_focal_panels` changes.
+    """
+    p = _check_probabilities("p_t", p_t)
+    focal_summary(p_read, gamma, alpha)  # the checks
+    plot_focal_curves(ax_loss, p)
+    ax_loss.set_title("loss (Lin et al. 2017, Fig. 1)")
+    grad_max = max(float(_focal_logit_grad(p, g).max()) for g in np.linspace(0, max_gamma, 51))
+    _, grad_pos = plot_focal_gradients(ax_grad, p, gamma, ymax=1.08 * grad_max)
+    ax_grad.set_title("gradient on the true-class logit")
+    art = {"loss_pos": ax_loss.plot(p, p, color=COLORS["focal"], lw=2.8)[0], "grad_pos": grad_pos,
+           "loss_neg": ax_loss.plot(p, p, color=COLORS["focal"], lw=2.2, ls="--")[0],  # data: update below
+           "grad_neg": ax_grad.plot(p, p, color=COLORS["focal"], lw=2.0, ls="--")[0]}
+    ax_loss.plot([p_read], [-math.log(p_read)], "o", color=COLORS["ce"], ms=7)
+    art["mark"] = ax_loss.plot([p_read], [0.0], "o", color=COLORS["accent"], ms=8, mec="black", mew=0.8)[0]
+    update_focal_panels(art, p, gamma, alpha, p_read=p_read)
+    update_focal_legend(art, alpha >= 0)
+    return art
+
+
+def update_focal_panels(art, p_t, gamma, alpha, *, p_read=0.9) -> None:
+    """Show focal loss at ``gamma`` and ``alpha`` (< 0: off) in the artists of :func:`plot_focal_panels`."""
+    a_pos, a_neg = _alpha_pair(alpha)
+    art["loss_pos"].set_ydata(_focal_curve(p_t, gamma, a_pos))
+    art["grad_pos"].set_ydata(_focal_logit_grad(p_t, gamma, a_pos))
+    for key, curve in (("loss_neg", _focal_curve), ("grad_neg", _focal_logit_grad)):
+        art[key].set_visible(alpha >= 0)
+        if alpha >= 0:
+            art[key].set_ydata(curve(p_t, gamma, a_neg))
+    art["mark"].set_data([p_read], [a_pos * float(_focal_curve(p_read, gamma))])
+
+
+def update_focal_legend(art, alpha_on: bool) -> None:
+    """The legends of :func:`plot_focal_panels`: the label-0 curves are named only when alpha is on."""
+    ax_l, ax_g = art["loss_pos"].axes, art["grad_pos"].axes
+    extra = ([art["loss_neg"]], ["FL, y = 0: (1−α)·FL"]) if alpha_on else ([], [])
+    ax_l.legend([ax_l.lines[0], art["loss_pos"], *extra[0]],
+                ["CE (γ = 0)", "FL, y = 1: α·FL" if alpha_on else "FL, current γ", *extra[1]],
+                loc="upper right", framealpha=0.9)
+    ax_g.legend([ax_g.lines[0], art["grad_pos"]] + ([art["grad_neg"]] if alpha_on else []),
+                ["CE", "FL (y = 1)" if alpha_on else "FL"] + (["FL (y = 0)"] if alpha_on else []),
+                loc="upper right", framealpha=0.9)
+
+
 def bar_vertices(heights, offset=0.0, width=0.42) -> np.ndarray:
     """Corner points (n, 4, 2) of bars of the given heights centred on 0, 1, ..., n-1 plus ``offset``."""
     h = np.asarray(heights, dtype=np.float64)
@@ -417,227 +522,73 @@ def bar_vertices(heights, offset=0.0, width=0.42) -> np.ndarray:
 
 
 def plot_soft_targets(ax, num_classes, eps, *, true_class=1, max_classes=None, width=0.42):
-    """Grouped bars of the soft target in both conventions (one PolyCollection each); returns the two."""
+    """Grouped bars of the soft target in both conventions (one PolyCollection each); returns the two.
+
+    ``max_classes``: the x axis fits that many classes (a slider's maximum), ticked every second one.
+    """
     from matplotlib.collections import PolyCollection
 
+    soft_target_values(num_classes, eps, "others")  # the checks
+    check_number("true_class", true_class, low=0, high=num_classes - 1, integer=True)
     n = max_classes or num_classes
     bars_u = ax.add_collection(PolyCollection([], facecolors=COLORS["smooth"], label="torch: uniform"))
     bars_o = ax.add_collection(PolyCollection([], facecolors=OTHERS_COLOR, label="bootcamp: others"))
-    set_soft_target_bars(bars_u, bars_o, num_classes, eps, true_class=true_class, width=width)
+    update_soft_targets((bars_u, bars_o), num_classes, eps, true_class=true_class, width=width)
     ax.set_xlim(-0.6, n - 0.4)
     ax.set_ylim(0, 1.08)
+    if max_classes:
+        ax.set_xticks(range(0, max_classes, 2))
     ax.set_xlabel(f"class (true class = {true_class})")
     ax.set_ylabel("target probability")
+    ax.set_title("soft target")
+    ax.legend(loc="upper right", framealpha=0.9)
     return bars_u, bars_o
 
 
-def set_soft_target_bars(bars_u, bars_o, num_classes, eps, *, true_class=1, width=0.42):
-    """Show the soft targets of ``num_classes`` classes as bars; returns (on, off) for uniform and others."""
-    rows = []
-    for bars, conv, offset in ((bars_u, "uniform", -width / 2), (bars_o, "others", width / 2)):
-        on, off = soft_target_values(num_classes, eps, conv)
-        rows.append((on, off))
+def update_soft_targets(bars, num_classes, eps, *, true_class=1, width=0.42) -> None:
+    """Set the two bar groups of :func:`plot_soft_targets` to the soft targets of ``num_classes`` classes."""
+    for collection, conv, offset in zip(bars, CONVENTIONS, (-width / 2, width / 2)):
+        on, off = _soft_target_values(num_classes, eps, conv)
         heights = np.full(num_classes, off)
         heights[true_class] = on
-        bars.set_verts(bar_vertices(heights, offset, width))
-    return rows
+        collection.set_verts(bar_vertices(heights, offset, width))
 
 
-def plot_smoothed_loss(ax, p_true, num_classes, eps, *, ymax=2.5):
-    """Loss against p_true for one-hot CE and both smoothing conventions; returns the three lines."""
+def plot_smoothed_loss(ax, p_true, num_classes, eps, *, p_confident=0.99) -> dict:
+    """Loss against p_true for one-hot CE and both smoothing conventions, with markers at a confident
+    prediction ``p_confident`` (●) and at each minimum (★, p = the target); returns the artists that
+    :func:`update_smoothed_loss` changes."""
     p = _check_probabilities("p_true", p_true)
-    (ce,) = ax.plot(p, -np.log(p), color=COLORS["ce"], lw=2.5, label="one-hot (CE)")
-    (u,) = ax.plot(p, smoothed_loss_curve(p, num_classes, eps, "uniform"), color=COLORS["smooth"], lw=2.5,
-                   label="smoothed: torch (uniform)")
-    (o,) = ax.plot(p, smoothed_loss_curve(p, num_classes, eps, "others"), color=OTHERS_COLOR, lw=2.5, ls="--",
-                   label="smoothed: bootcamp (others)")
+    smoothing_summary(num_classes, eps, p_confident)  # the checks
+    ax.plot(p, -np.log(p), color=COLORS["ce"], lw=2.5, label="one-hot (CE)")
+    art = {"uniform": ax.plot(p, p, color=COLORS["smooth"], lw=2.5, label="smoothed: torch (uniform)")[0],
+           "others": ax.plot(p, p, color=OTHERS_COLOR, lw=2.5, ls="--",  # data: update below
+                             label="smoothed: bootcamp (others)")[0],
+           "confident": ax.plot([], [], "o", color=COLORS["accent"], ms=8, mec="black", mew=0.8,
+                                label=f"confident: p = {p_confident}")[0],
+           "best": ax.plot([], [], "*", color="black", ms=11, label="p = target (minimum)")[0]}
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, ymax)
     ax.set_xlabel("p given to the true class (rest split evenly)")
     ax.set_ylabel("loss")
-    return ce, u, o
+    ax.set_title("loss of a prediction against that target")
+    ax.legend(loc="upper right", framealpha=0.9, fontsize="small")
+    update_smoothed_loss(art, p, num_classes, eps, _smoothing_summary(num_classes, eps, p_confident),
+                         p_confident=p_confident)
+    return art
 
 
-# ---------------------------------------------------------------------------------------------
-# widgets
-# ---------------------------------------------------------------------------------------------
-def _slider(cls, description, **kw):
-    return cls(description=description, style={"description_width": "initial"}, continuous_update=True,
-               layout=W.Layout(width="340px"), **kw)
-
-
-class FocalLossExplorer(PlotWidget):
-    """Sliders for gamma and alpha: focal loss vs CE against p_t (Lin et al. Fig. 1), and the gradients."""
-
-    P_READ = 0.9  # the p_t of the "how many times smaller" readout
-
-    def __init__(self, gamma: float = 2.0, alpha: float | None = None):
-        _check_finite("gamma", gamma, low=0, high=5)
-        if alpha is not None:
-            _check_finite("alpha", alpha, low=0, high=1)
-        self.p = np.linspace(1e-3, 1.0, 400)
-        fig, (self.ax_l, self.ax_g) = new_figure((9.6, 3.9), ncols=2)
-        plot_focal_curves(self.ax_l, self.p)
-        self.ax_l.set_title("loss (Lin et al. 2017, Fig. 1)")
-        grid_max = max(float(focal_logit_grad(self.p, g).max()) for g in np.linspace(0, 5, 51))
-        _, self.grad_fl = plot_focal_gradients(self.ax_g, self.p, gamma, ymax=1.08 * grid_max)
-        self.ax_g.set_title("gradient on the true-class logit")
-        (self.fl_pos,) = self.ax_l.plot(self.p, focal_curve(self.p, gamma), color=COLORS["focal"], lw=2.8)
-        (self.fl_neg,) = self.ax_l.plot(self.p, focal_curve(self.p, gamma), color=COLORS["focal"], lw=2.2,
-                                        ls="--")
-        (self.grad_neg,) = self.ax_g.plot(self.p, focal_logit_grad(self.p, gamma), color=COLORS["focal"],
-                                          lw=2.0, ls="--")
-        self.ax_l.plot([self.P_READ], [-math.log(self.P_READ)], "o", color=COLORS["ce"], ms=7)
-        (self.mark_fl,) = self.ax_l.plot([], [], "o", color=COLORS["accent"], ms=8, mec="black", mew=0.8)
-        for artist in (self.fl_pos, self.fl_neg, self.grad_fl, self.grad_neg, self.mark_fl):
-            self.dynamic(artist)
-        self.message = self.dynamic(show_message(self.ax_l, ""))
-        self.grad_message = self.dynamic(show_message(self.ax_g, ""))
-        self.message.set_position((0.62, 0.47))
-        self._alpha_on = None
-        fig.subplots_adjust(left=0.075, right=0.985, bottom=0.15, top=0.91, wspace=0.24)
-        alphas = [("off", -1.0)] + [(f"{a:.2f}", float(a)) for a in np.round(np.linspace(0, 1, 21), 2)]
-        alpha_value = -1.0 if alpha is None else min((v for _, v in alphas), key=lambda v: abs(v - alpha))
-        controls = {
-            "gamma": _slider(W.FloatSlider, "γ (focusing)", value=float(gamma), min=0.0, max=5.0, step=0.1,
-                             readout_format=".1f"),
-            "alpha": _slider(W.SelectionSlider, "α (class-1 weight)", options=alphas, value=alpha_value),
-        }
-        super().__init__(fig, controls)
-
-    def _legend(self, alpha_on: bool) -> None:
-        handles = [self.ax_l.lines[0], self.fl_pos]
-        labels = ["CE (γ = 0)", "FL, y = 1: α·FL" if alpha_on else "FL, current γ"]
-        if alpha_on:
-            handles.append(self.fl_neg)
-            labels.append("FL, y = 0: (1−α)·FL")
-        self.ax_l.legend(handles, labels, loc="upper right", framealpha=0.9)
-        self.ax_g.legend([self.ax_g.lines[0], self.grad_fl] + ([self.grad_neg] if alpha_on else []),
-                         ["CE", "FL (y = 1)" if alpha_on else "FL"] + (["FL (y = 0)"] if alpha_on else []),
-                         loc="upper right", framealpha=0.9)
-
-    def update(self, gamma, alpha):
-        alpha_on = alpha >= 0
-        self.fl_neg.set_visible(alpha_on)
-        self.grad_neg.set_visible(alpha_on)
-        if alpha_on != self._alpha_on:  # the legend is static: rebuild it when alpha is switched on/off
-            self._alpha_on = alpha_on
-            self._legend(alpha_on)
-            self.invalidate()
-        a_pos, a_neg = (alpha, 1.0 - alpha) if alpha_on else (1.0, 1.0)
-        self.fl_pos.set_ydata(focal_curve(self.p, gamma, a_pos))
-        self.grad_fl.set_ydata(focal_logit_grad(self.p, gamma, a_pos))
-        if alpha_on:
-            self.fl_neg.set_ydata(focal_curve(self.p, gamma, a_neg))
-            self.grad_neg.set_ydata(focal_logit_grad(self.p, gamma, a_neg))
-        p = self.P_READ
-        ce = -math.log(p)
-        fl = float(focal_curve(p, gamma))
-        self.mark_fl.set_data([p], [a_pos * fl])
-        notes = []
-        if gamma == 0:
-            notes.append("γ = 0: focal loss = cross-entropy")
-        if alpha_on and alpha == 0:
-            notes.append("α = 0: class-1 examples get no loss")
-        if alpha_on and alpha == 1:
-            notes.append("α = 1: class-0 examples get no loss")
-        show_message(self.ax_l, "\n".join(notes), artist=self.message)
-        show_message(self.ax_g, "γ = 0: same gradient as CE" if gamma == 0 and not alpha_on else "",
-                     artist=self.grad_message)
-        ratio = ce_over_focal(p, gamma)
-        html = f"<b>At p_t = {p}:</b> CE = {ce:.4f}, FL(γ = {gamma:.1f}) = {fl:.3g} → "
-        html += ("FL = CE (γ = 0)." if gamma == 0 else
-                 f"FL is <b>{ratio:,.4g}× smaller</b> than CE (= 1/(1−p_t)<sup>γ</sup>).")
-        if alpha_on:
-            pos = f"{ce / (a_pos * fl):,.4g}× smaller" if a_pos > 0 else "zero"
-            neg = f"{ce / (a_neg * fl):,.4g}× smaller" if a_neg > 0 else "zero"
-            html += (f"<br>With α = {alpha:.2f} (weights class 1 by α, class 0 by 1−α): a y = 1 example's "
-                     f"loss is {pos}, a y = 0 example's {neg}.")
-        self.readout.value = f"<div style='font-size:15px'>{html}</div>"
-
-
-class LabelSmoothingExplorer(PlotWidget):
-    """Sliders for eps and the number of classes: soft targets in both conventions and the loss they give."""
-
-    MAX_CLASSES = 20
-    TRUE_CLASS = 1
-    P_CONFIDENT = 0.99
-
-    def __init__(self, eps: float = 0.1, num_classes: int = 5):
-        check_number("eps", eps, low=0, high=0.9)
-        check_number("num_classes", num_classes, low=2, high=self.MAX_CLASSES, integer=True)
-        self.p = np.linspace(0.005, 0.9995, 400)
-        fig, (self.ax_t, self.ax_l) = new_figure((9.6, 3.9), ncols=2)
-        self.bars_u, self.bars_o = plot_soft_targets(self.ax_t, num_classes, eps, true_class=self.TRUE_CLASS,
-                                                     max_classes=self.MAX_CLASSES)
-        self.ax_t.set_xticks(range(0, self.MAX_CLASSES, 2))
-        self.ax_t.legend(loc="upper right", framealpha=0.9)
-        self.ax_t.set_title("soft target")
-        _, self.loss_u, self.loss_o = plot_smoothed_loss(self.ax_l, self.p, num_classes, eps)
-        self.ax_l.set_title("loss of a prediction against that target")
-        (self.conf_pts,) = self.ax_l.plot([], [], "o", color=COLORS["accent"], ms=8, mec="black", mew=0.8,
-                                          label=f"confident: p = {self.P_CONFIDENT}")
-        (self.min_pts,) = self.ax_l.plot([], [], "*", color="black", ms=11, label="p = target (minimum)")
-        self.ax_l.legend(loc="upper right", framealpha=0.9, fontsize="small")
-        for artist in (self.bars_u, self.bars_o, self.loss_u, self.loss_o,
-                       self.conf_pts, self.min_pts):
-            self.dynamic(artist)
-        self.message = self.dynamic(show_message(self.ax_t, ""))
-        self.message.set_position((0.6, 0.36))
-        fig.subplots_adjust(left=0.075, right=0.985, bottom=0.15, top=0.91, wspace=0.24)
-        controls = {
-            "eps": _slider(W.FloatSlider, "ε (smoothing)", value=float(eps), min=0.0, max=0.9, step=0.01,
-                           readout_format=".2f"),
-            "num_classes": _slider(W.IntSlider, "classes C", value=int(num_classes), min=2,
-                                   max=self.MAX_CLASSES),
-        }
-        super().__init__(fig, controls)
-
-    def update(self, eps, num_classes):
-        c, t = num_classes, self.TRUE_CLASS
-        (on_u, off_u), (on_o, off_o) = set_soft_target_bars(self.bars_u, self.bars_o, c, eps, true_class=t)
-        curve_u = smoothed_loss_curve(self.p, c, eps, "uniform")
-        curve_o = smoothed_loss_curve(self.p, c, eps, "others")
-        self.loss_u.set_ydata(curve_u)
-        self.loss_o.set_ydata(curve_o)
-        pc = self.P_CONFIDENT
-        conf = [float(smoothed_loss_curve(pc, c, eps, conv)) for conv in CONVENTIONS]
-        self.conf_pts.set_data([pc, pc], conf)
-        best = [(on, float(smoothed_loss_curve(on, c, eps, conv))) for on, conv in ((on_u, "uniform"),
-                                                                                  (on_o, "others"))]
-        self.min_pts.set_data([b[0] for b in best], [b[1] for b in best])
-        # two fixed scales: a change of limits redraws everything, so only switch when the minima need it
-        self.ax_l.set_ylim(0, 2.5 if max(b[1] for b in best) < 1.6 else 5.0)
-        notes = []
-        if eps == 0:
-            notes.append("ε = 0: one-hot target\n(plain cross-entropy)")
-        elif on_o <= off_o:
-            notes.append(f"bootcamp ε ≥ (C−1)/C = {(c - 1) / c:.2f}:\nthe true class is no\n"
-                         "longer the largest target")
-        show_message(self.ax_t, "\n".join(notes), artist=self.message)
-        self.readout.value = self._readout(eps, c, (on_u, off_u), (on_o, off_o), conf, best)
-
-    def _readout(self, eps, c, uni, oth, conf, best) -> str:
-        try:
-            to_torch = f"torch <code>label_smoothing={equivalent_eps(eps, c, 'others', 'uniform'):.5g}</code>"
-        except ValueError:
-            to_torch = "no torch ε (bootcamp ε ≥ (C−1)/C)"
-        to_boot = f"bootcamp ε = {equivalent_eps(eps, c, 'uniform', 'others'):.5g}"
-        rows = [
-            f"<b>ε = {eps:.2f}, C = {c}.</b> <span style='color:{COLORS['smooth']}'>torch (uniform)</span>: "
-            f"true {uni[0]:.4g}, others {uni[1]:.4g} · <span style='color:{OTHERS_COLOR}'>bootcamp (others)"
-            f"</span>: true {oth[0]:.4g}, others {oth[1]:.4g}",
-            f"Convert: bootcamp ε = {eps:.2f} ≙ {to_torch}; torch ε = {eps:.2f} ≙ {to_boot}.",
-            f"Loss of a confident prediction (p = {self.P_CONFIDENT}, "
-            f"<span style='color:{COLORS['accent']}'>●</span>): torch {conf[0]:.3f}, "
-            f"bootcamp {conf[1]:.3f} · of the smoothed prediction (p = target, ★): torch {best[0][1]:.3f}, "
-            f"bootcamp {best[1][1]:.3f} (the minimum, = entropy of the target).",
-        ]
-        return "<div style='font-size:15px'>" + "<br>".join(rows) + "</div>"
-
+def update_smoothed_loss(art, p_true, num_classes, eps, summary, *, p_confident=0.99) -> None:
+    """Curves and markers of :func:`plot_smoothed_loss` for ``num_classes`` and ``eps``; ``summary``:
+    their :func:`smoothing_summary`. The loss axis takes one of two fixed heights (0-2.5, 0-5)."""
+    for conv in CONVENTIONS:
+        art[conv].set_ydata(_smoothed_loss_curve(p_true, num_classes, eps, conv))
+    art["confident"].set_data([p_confident] * 2, [summary[c]["confident"] for c in CONVENTIONS])
+    art["best"].set_data([summary[c]["on"] for c in CONVENTIONS], [summary[c]["best"] for c in CONVENTIONS])
+    # two fixed scales: a change of limits redraws everything, so only switch when the minima need it
+    art["best"].axes.set_ylim(0, 2.5 if max(summary[c]["best"] for c in CONVENTIONS) < 1.6 else 5.0)
 
 # ---------------------------------------------------------------------------------------------
-# the loss comparison: data, a tiny classifier, calibration
+# notebook 02, section 1: a logistic regression's logits, epoch by epoch
 # ---------------------------------------------------------------------------------------------
 def logistic_logits_per_epoch(X, y, epochs=100, lr=0.3) -> torch.Tensor:
     """Logits of a logistic regression (zero init) trained full-batch with BCE and SGD; row e: after e epochs.
@@ -662,74 +613,3 @@ def logistic_logits_per_epoch(X, y, epochs=100, lr=0.3) -> torch.Tensor:
         F.binary_cross_entropy_with_logits(z, t).backward()
         opt.step()
     return torch.stack(rows)
-
-
-def long_tailed_digits(imbalance=0.05, test_size=0.5, seed=0):
-    """scikit-learn's digits with a long-tailed training set: X_train, X_test, y_train, y_test tensors.
-
-    A stratified split first; then class k keeps ``round(n_max * imbalance**(k/9))`` training images
-    (class 0 the most, class 9 the fewest). The test half stays balanced, so each class's recall is
-    measured on ~90 images. Features are standardised with the training set's mean and std.
-    """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    _check_finite("imbalance", imbalance, low=0, high=1, low_open=True)
-    _check_finite("test_size", test_size, low=0, high=1, low_open=True, high_open=True)
-    check_number("seed", seed, low=0, integer=True)
-    X, y = load_digits(return_X_y=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
-    rng = np.random.default_rng(seed)
-    n_max = np.bincount(y_tr).min()
-    keep = []
-    for k in range(10):
-        idx = np.flatnonzero(y_tr == k)
-        n_k = max(1, int(round(n_max * imbalance ** (k / 9))))
-        keep.append(rng.choice(idx, size=n_k, replace=False))
-    keep = np.sort(np.concatenate(keep))
-    X_tr, y_tr = X_tr[keep], y_tr[keep]
-    mean, std = X_tr.mean(axis=0), X_tr.std(axis=0) + 1e-6
-    as_x = lambda a: torch.tensor((a - mean) / std, dtype=torch.float32)  # noqa: E731
-    return as_x(X_tr), as_x(X_te), torch.as_tensor(y_tr), torch.as_tensor(y_te)
-
-
-def train_classifier(X, y, loss_fn, *, hidden=32, epochs=150, lr=0.01, weight_decay=1e-4, seed=0):
-    """A one-hidden-layer MLP trained full-batch with Adam on ``loss_fn(logits, y)``; returns the model.
-
-    Runs on one CPU thread (restored afterwards): for matrices this small, that is the fastest.
-    """
-    check_number("epochs", epochs, low=1, integer=True)
-    check_number("hidden", hidden, low=1, integer=True)
-    torch.manual_seed(seed)
-    n_classes = int(y.max()) + 1
-    model = nn.Sequential(nn.Linear(X.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    with torch_threads(1):
-        for _ in range(epochs):
-            opt.zero_grad()
-            loss = loss_fn(model(X), y)
-            loss.backward()
-            opt.step()
-    return model.eval()
-
-
-def plot_class_recall(ax, recalls: dict, colors: dict | None = None):
-    """Grouped bars of per-class recall, one group per class, one bar per entry of ``recalls``."""
-    names = list(recalls)
-    k = len(next(iter(recalls.values())))
-    w = 0.8 / len(names)
-    for i, name in enumerate(names):
-        ax.bar(np.arange(k) + (i - (len(names) - 1) / 2) * w, recalls[name], w, label=name,
-               color=(colors or {}).get(name))
-    ax.set_xticks(range(k))
-    ax.set_ylim(0, 1.05)
-    ax.set_xlabel("class")
-    ax.set_ylabel("recall")
-    return ax
-
-
-#: For the lead's benchmark: short label -> factory of a ready widget.
-BENCHMARK_WIDGETS = {
-    "focal loss (γ, α)": FocalLossExplorer,
-    "label smoothing (ε, C)": LabelSmoothingExplorer,
-}

@@ -49,6 +49,12 @@ def full_redraw(widget) -> np.ndarray:
             artist.set_animated(True)
 
 
+def differing(a, b, tolerance: int = 48) -> int:
+    """Pixels whose colours differ by more than ``tolerance`` in some channel (the indexed-colour frames
+    move anti-aliased edge pixels by a few levels, never a line's worth)."""
+    return int((np.abs(a.astype(int) - b.astype(int)) > tolerance).any(-1).sum())
+
+
 def test_blitted_frames_equal_full_redraws():
     # Blitting draws the dynamic line last, so it lies over the spines where they cross (a few dozen
     # pixels); a stale or missing line differs in thousands.
@@ -58,9 +64,9 @@ def test_blitted_frames_equal_full_redraws():
         w.controls["tall"].value = tall
         w.controls["p"].value = p
         frame, reference = pixels(w.png()), full_redraw(w)
-        assert (frame != reference).any(-1).sum() < 200
+        assert differing(frame, reference) < 200
         if previous is not None:
-            assert (previous != reference).any(-1).sum() > 1000
+            assert differing(previous, reference) > 1000
         previous = frame
 
 
@@ -125,24 +131,6 @@ def test_layouts_place_the_readout_and_reject_unknown_names():
     assert bottom.box.children[1] is bottom.image and bottom.box.children[-1] is bottom.readout
     with pytest.raises(ValueError, match="layout='left'.*'side'"):
         Side("left")
-
-
-@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (340, 850)])
-def test_rgba_png_decodes_to_the_same_pixels_with_pil(shape):
-    from course_utils.explorers.base import rgba_png
-
-    rng = np.random.default_rng(sum(shape))
-    rgba = rng.integers(0, 256, size=(*shape, 4), dtype=np.uint8)
-    decoded = Image.open(io.BytesIO(rgba_png(rgba)))
-    assert decoded.mode == "RGB" and decoded.size == (shape[1], shape[0])
-    np.testing.assert_array_equal(np.asarray(decoded), rgba[..., :3])
-
-
-def test_rgba_png_rejects_other_buffers():
-    from course_utils.explorers.base import rgba_png
-
-    with pytest.raises(ValueError, match=r"buffer has shape \(4, 4, 3\).*allowed: \(H, W, 4\) uint8"):
-        rgba_png(np.zeros((4, 4, 3), dtype=np.uint8))
 
 
 def test_plot_state_skips_redraws_that_would_show_the_same_plot():

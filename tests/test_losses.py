@@ -10,30 +10,26 @@ import torch.nn.functional as F
 from scipy.stats import entropy
 from torchmetrics.functional.classification import multiclass_calibration_error
 
+from course_utils.explorers import EXPLORERS
 from course_utils.losses import (
-    BENCHMARK_WIDGETS,
     PAPER_GAMMAS,
     FocalLoss,
-    FocalLossExplorer,
-    LabelSmoothingExplorer,
     LabelSmoothingLoss,
-    calibration_bins,
     ce_over_focal,
     equivalent_eps,
-    expected_calibration_error,
     focal_curve,
     focal_logit_grad,
     focal_loss,
+    focal_summary,
     label_smoothing_loss,
     logistic_logits_per_epoch,
-    long_tailed_digits,
     sigmoid_focal_loss,
     smooth_targets,
     smoothed_loss_curve,
+    smoothing_summary,
     soft_target_values,
-    train_classifier,
 )
-from course_utils.explorers.base import PlotWidget, sweep_controls
+from course_utils.metrics import calibration_bins, expected_calibration_error
 
 SEEDS = range(8)
 SHAPES = [(1, 2), (7, 3), (32, 10), (64, 18), (5, 1)]
@@ -417,27 +413,6 @@ def test_ece_hand_example():
     assert expected_calibration_error(probs, labels) == pytest.approx(want)
 
 
-def test_long_tailed_digits_counts_and_determinism():
-    Xtr, Xte, ytr, yte = long_tailed_digits(imbalance=0.05, seed=0)
-    counts = np.bincount(ytr.numpy(), minlength=10)
-    n_max = counts[0]
-    np.testing.assert_array_equal(counts, [max(1, round(n_max * 0.05 ** (k / 9))) for k in range(10)])
-    assert np.bincount(yte.numpy()).min() >= 85  # balanced test half of 1797 images
-    assert Xtr.dtype == torch.float32 and ytr.dtype == torch.int64
-    again = long_tailed_digits(imbalance=0.05, seed=0)
-    assert torch.equal(again[0], Xtr) and torch.equal(again[3], yte)
-
-
-def test_train_classifier_is_seeded_and_learns():
-    Xtr, Xte, ytr, yte = long_tailed_digits(seed=1)
-    a = train_classifier(Xtr, ytr, FocalLoss(2.0), epochs=40, seed=3)
-    b = train_classifier(Xtr, ytr, FocalLoss(2.0), epochs=40, seed=3)
-    with torch.no_grad():
-        pa, pb = a(Xte), b(Xte)
-    assert torch.equal(pa, pb)
-    assert (pa.argmax(1) == yte).float().mean() > 0.5  # far above the 0.1 of guessing
-
-
 def test_logistic_logits_per_epoch_matches_manual_gradient_descent():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 2))
@@ -452,38 +427,64 @@ def test_logistic_logits_per_epoch_matches_manual_gradient_descent():
 
 
 # ---------------------------------------------------------------------------------------------
-# widgets (headless)
+# the explorers' compute functions and explorers (headless)
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("factory", list(BENCHMARK_WIDGETS.values()), ids=list(BENCHMARK_WIDGETS))
-def test_every_control_draws(factory):
-    w = factory()
-    assert isinstance(w, PlotWidget)
-    assert sweep_controls(w) == []
-    assert bytes(w.png()).startswith(b"\x89PNG")
+@pytest.mark.parametrize("p, gamma, alpha", [(0.9, 2.0, -1.0), (0.9, 0.0, 0.25), (0.6, 3.3, 0.75),
+                                             (0.3, 1.0, 0.0)])
+def test_focal_summary_against_torch(p, gamma, alpha):
+    y = torch.tensor([0])
+    ce = F.cross_entropy(two_class_logits(p), y).item()
+    fl = focal_loss(two_class_logits(p), y, gamma=gamma).item()
+    s = focal_summary(p, gamma, alpha)
+    assert s["ce"] == pytest.approx(ce, rel=1e-12) and s["fl"] == pytest.approx(fl, rel=1e-12)
+    assert s["ratio"] == pytest.approx(ce / fl, rel=1e-9)
+    # torchvision's alpha: alpha for label 1, 1 - alpha for label 0 (off: both 1), at the same p_t
+    weights = (alpha, 1 - alpha) if alpha >= 0 else (1.0, 1.0)
+    z = torch.tensor([math.log(p / (1 - p)), -math.log(p / (1 - p))], dtype=torch.float64)
+    ref = torchvision_sigmoid_focal_loss(z, torch.tensor([1.0, 0.0], dtype=torch.float64), alpha, gamma)
+    assert [s["pos"], s["neg"]] == pytest.approx(ref.tolist(), rel=1e-9, abs=1e-15)
+    assert [s["pos"], s["neg"]] == pytest.approx([w * fl for w in weights], rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("c, eps", [(5, 0.1), (18, 0.1), (2, 0.3), (7, 0.0)])
+def test_smoothing_summary_against_torch_and_entropy(c, eps):
+    s = smoothing_summary(c, eps, 0.99)
+    for conv in ("uniform", "others"):
+        on, off = soft_target_values(c, eps, conv)
+        q = torch.full((1, c), off, dtype=torch.float64)
+        q[0, 1] = on
+        probs = torch.full((1, c), 0.01 / (c - 1), dtype=torch.float64)
+        probs[0, 1] = 0.99
+        assert s[conv]["confident"] == pytest.approx(F.cross_entropy(probs.log(), q).item(), rel=1e-9)
+        assert s[conv]["best"] == pytest.approx(entropy(q[0].numpy()), rel=1e-9, abs=1e-12)
+        assert (s[conv]["on"], s[conv]["off"]) == (on, off)
 
 
 def test_focal_widget_readout_and_messages():
-    w = FocalLossExplorer()
+    w = EXPLORERS["focal_loss"]()
     w.controls["gamma"].value = 2.0
     assert "100× smaller" in w.readout.value
     assert not w.message.get_visible()
     w.controls["gamma"].value = 0.0
     assert w.message.get_visible() and "γ = 0" in w.message.get_text()
     assert "FL = CE" in w.readout.value
-    np.testing.assert_allclose(w.fl_pos.get_ydata(), -np.log(w.p))  # the FL curve is CE
+    np.testing.assert_allclose(w.art["loss_pos"].get_ydata(), -np.log(w.p))  # the FL curve is CE
     w.controls["gamma"].value = 5.0
     w.controls["alpha"].value = 0.25
-    assert w.fl_neg.get_visible()
-    np.testing.assert_allclose(w.fl_pos.get_ydata(), 0.25 * (1 - w.p) ** 5 * -np.log(w.p))
-    np.testing.assert_allclose(w.fl_neg.get_ydata(), 0.75 * (1 - w.p) ** 5 * -np.log(w.p))
+    assert w.art["loss_neg"].get_visible()
+    np.testing.assert_allclose(w.art["loss_pos"].get_ydata(), 0.25 * (1 - w.p) ** 5 * -np.log(w.p))
+    np.testing.assert_allclose(w.art["loss_neg"].get_ydata(), 0.75 * (1 - w.p) ** 5 * -np.log(w.p))
+    legend = [t.get_text() for t in w.art["loss_pos"].axes.get_legend().get_texts()]
+    assert legend[-1] == "FL, y = 0: (1−α)·FL"
     w.controls["alpha"].value = 0.0
     assert "class-1 examples get no loss" in w.message.get_text()
     w.controls["alpha"].value = -1.0  # "off"
-    assert not w.fl_neg.get_visible() and w.last_error is None
+    assert not w.art["loss_neg"].get_visible() and w.last_error is None
+    assert len(w.art["loss_pos"].axes.get_legend().get_texts()) == 2  # the label-0 entry is gone
 
 
 def test_label_smoothing_widget_readout_and_messages():
-    w = LabelSmoothingExplorer()
+    w = EXPLORERS["label_smoothing"]()
     w.controls["num_classes"].value = 18
     w.controls["eps"].value = 0.1
     assert "label_smoothing=0.10588" in w.readout.value

@@ -1,4 +1,4 @@
-"""Tests for course_utils.training: data, factories, the loop, runs, the dashboard.
+"""Tests for course_utils.training and its dashboard: factories, the loop, runs, comparisons.
 
 References: load_digits itself, scikit-learn (class weights, metrics, a logistic regression), closed forms
 (ln K, one gradient step by hand, the schedules' formulas, the loss formulas written out in numpy) and
@@ -12,19 +12,21 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
+from torchmetrics.functional.classification import multiclass_calibration_error
 
 from course_utils import training as T
-from course_utils.explorers.base import PlotWidget, sweep_controls
+from course_utils.data import load_imbalanced_digits
+from course_utils.explorers import EXPLORERS
+from course_utils.optimizers import OPTIMIZERS
 
 
 @pytest.fixture(scope="module")
 def data():
-    return T.load_imbalanced_digits()
+    return load_imbalanced_digits()
 
 
 @pytest.fixture(scope="module")
@@ -40,53 +42,6 @@ def comparison(data):
 # ---------------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------------
-def test_long_tail_counts_closed_form():
-    counts = T.long_tail_counts(10, 170, 10.0)
-    expected = [round(170 * 10 ** (-c / 9)) for c in range(10)]
-    assert counts.tolist() == expected
-    assert counts[0] == 170 and counts[-1] == 17
-    assert T.long_tail_counts(4, 50, 1.0).tolist() == [50] * 4
-    assert T.long_tail_counts(2, 100, 4.0).tolist() == [100, 25]
-
-
-@pytest.mark.parametrize("kwargs, match", [({"n_classes": 1}, "n_classes=1"),
-                                           ({"imbalance_ratio": 0.5}, "imbalance_ratio=0.5"),
-                                           ({"n_max": 0}, "n_max=0")])
-def test_long_tail_counts_bad_input(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        T.long_tail_counts(**kwargs)
-
-
-def test_imbalanced_digits_are_real_rows_long_tailed_and_stratified(data):
-    digits = load_digits()
-    np.testing.assert_array_equal(data.X_train, (digits.data[data.train_index] / 16).astype(np.float32))
-    np.testing.assert_array_equal(data.X_val, (digits.data[data.val_index] / 16).astype(np.float32))
-    np.testing.assert_array_equal(data.y_train, digits.target[data.train_index])
-    np.testing.assert_array_equal(data.y_val, digits.target[data.val_index])
-    both = np.concatenate([data.train_index, data.val_index])
-    assert len(np.unique(both)) == len(both)  # no image in both parts, none twice
-    per_class = data.train_counts + data.val_counts
-    assert per_class.tolist() == [round(170 * 10 ** (-c / 9)) for c in range(10)]
-    # stratified: each class keeps its 30 % share in validation, within one image
-    assert np.all(np.abs(data.val_counts - 0.3 * per_class) <= 1)
-    assert data.X_train.dtype == np.float32 and data.X_train.min() >= 0 and data.X_train.max() <= 1
-    assert "486 train / 209 validation" in data.describe()
-
-
-def test_imbalanced_digits_seeded(data):
-    again = T.load_imbalanced_digits(seed=0)
-    np.testing.assert_array_equal(again.train_index, data.train_index)
-    other = T.load_imbalanced_digits(seed=1)
-    assert not np.array_equal(np.sort(other.val_index), np.sort(data.val_index))
-
-
-@pytest.mark.parametrize("kwargs, match", [({"n_max": 500}, "n_max=500"), ({"val_size": 1.0}, "val_size=1.0"),
-                                           ({"seed": -1}, "seed=-1")])
-def test_imbalanced_digits_bad_input(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        T.load_imbalanced_digits(**kwargs)
-
-
 def test_class_weights_equal_sklearn_balanced():
     rng = np.random.default_rng(3)
     y = rng.choice(5, size=200, p=[0.5, 0.2, 0.15, 0.1, 0.05])
@@ -155,16 +110,17 @@ def test_make_optimizer_and_model():
     assert [m.__class__ for m in model] == [nn.Linear, nn.ReLU, nn.Linear]
     assert model(torch.zeros(3, 64)).shape == (3, 10)
     assert T.make_model("cnn")(torch.zeros(2, 64)).shape == (2, 10)
-    sgd = T.make_optimizer("sgd", model.parameters(), 0.5)
+    sgd = T.make_optimizer("SGD+momentum", model.parameters(), 0.5)
     assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.9
     assert sgd.param_groups[0]["lr"] == 0.5
-    assert isinstance(T.make_optimizer("adam", model.parameters(), 1e-3), torch.optim.Adam)
-    adamw = T.make_optimizer("adamw", model.parameters(), 1e-3)
+    assert type(T.make_optimizer("Adam", model.parameters(), 1e-3)) is torch.optim.Adam
+    adamw = T.make_optimizer("AdamW", model.parameters(), 1e-3)
     assert isinstance(adamw, torch.optim.AdamW) and adamw.param_groups[0]["weight_decay"] == 0.01
+    assert set(T.TRAINING_OPTIMIZERS) <= set(OPTIMIZERS) and set(T.DEFAULT_LR) == set(T.TRAINING_OPTIMIZERS)
     with pytest.raises(ValueError, match="name='lbfgs'"):
         T.make_optimizer("lbfgs", model.parameters(), 0.1)
     with pytest.raises(ValueError, match="lr=0"):
-        T.make_optimizer("sgd", model.parameters(), 0)
+        T.make_optimizer("SGD+momentum", model.parameters(), 0)
     with pytest.raises(ValueError, match="name='rnn'"):
         T.make_model("rnn")
     with pytest.raises(ValueError, match="n_features=60"):
@@ -238,22 +194,22 @@ def _lr_history(name, epochs, lr=1.0, frozen=False):
 
 def test_scheduler_lrs_follow_closed_forms():
     np.testing.assert_allclose(_lr_history("constant", 5, 0.3), [0.3] * 5)
-    np.testing.assert_allclose(_lr_history("step", 9), [1, 1, 1, .1, .1, .1, .01, .01, .01], rtol=1e-12)
+    np.testing.assert_allclose(_lr_history("StepLR", 9), [1, 1, 1, .1, .1, .1, .01, .01, .01], rtol=1e-12)
     E = 10
     cosine = [(1 + math.cos(math.pi * e / E)) / 2 for e in range(E)]
-    np.testing.assert_allclose(_lr_history("cosine", E), cosine, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(_lr_history("CosineAnnealingLR", E), cosine, rtol=1e-12, atol=1e-15)
     # OneCycleLR (Smith 2018; torch defaults pct_start=0.3, div_factor=25, final_div_factor=1e4, cosine):
     # up from 1/25 to 1 over steps 0..2 (0.3 * 10 - 1 = 2), then down to 1/25/1e4 over steps 2..9
     start, low = 1 / 25, 1 / 25 / 1e4
     one = [start + (1 - start) * (1 - math.cos(math.pi * s / 2)) / 2 for s in range(3)]
     one += [low + (1 - low) * (1 + math.cos(math.pi * (s - 2) / 7)) / 2 for s in range(3, 10)]
-    np.testing.assert_allclose(_lr_history("onecycle", 10), one, rtol=1e-9)
+    np.testing.assert_allclose(_lr_history("OneCycleLR", 10), one, rtol=1e-9)
 
 
 def test_plateau_watches_the_validation_loss():
     # weights frozen: the validation loss never improves after epoch 1, so with patience 3 the lr
     # halves after epoch 5 (4 bad epochs > 3) and again after epoch 9
-    np.testing.assert_allclose(_lr_history("plateau", 12, 0.8, frozen=True),
+    np.testing.assert_allclose(_lr_history("ReduceLROnPlateau", 12, 0.8, frozen=True),
                                [0.8] * 5 + [0.4] * 4 + [0.2] * 3)
 
 
@@ -327,7 +283,8 @@ def test_same_seed_same_history(default_run, data):
 
 
 def test_same_seed_same_history_other_settings(data):
-    config = T.TrainConfig(loss="focal", optimizer="sgd", lr=0.1, scheduler="plateau", epochs=8, model="cnn")
+    config = T.TrainConfig(loss="focal", optimizer="SGD+momentum", lr=0.1, scheduler="ReduceLROnPlateau",
+                           epochs=8, model="cnn")
     first = T.run_experiment(config, data, progress=False)
     assert T.run_experiment(config, data, progress=False).history == first.history
 
@@ -412,23 +369,54 @@ def test_describe_comparison_states_what_the_numbers_show(comparison):
     assert T._change(0.5, 0.501) == "stays at 0.50"
 
 
+def test_run_probabilities_and_calibration(default_run, data):
+    with torch.no_grad():
+        probs = torch.softmax(default_run.model.eval()(torch.from_numpy(data.X_val)), dim=1)
+    np.testing.assert_allclose(default_run.probs, probs.numpy(), rtol=1e-5, atol=1e-7)
+    ref = multiclass_calibration_error(probs, torch.from_numpy(data.y_val), num_classes=10, n_bins=10,
+                                       norm="l1")
+    assert default_run.ece == pytest.approx(ref.item(), abs=1e-6)
+    assert default_run.mean_confidence == pytest.approx(probs.max(dim=1).values.mean().item(), rel=1e-5)
+
+
+def test_compare_over_seeds_and_its_sentences():
+    options = {"imbalance_ratio": 20, "test_split": "balanced", "val_size": 0.5, "n_max": None}
+    runs = T.compare_over_seeds([3, 4], ["ce", "focal"], data_options=options, epochs=2)
+    assert [(r.config.seed, r.config.loss) for r in runs] == [(3, "ce"), (3, "focal"),
+                                                              (4, "ce"), (4, "focal")]
+    for r in runs:  # each seed on its own split
+        split = load_imbalanced_digits(seed=r.config.seed, **options)
+        np.testing.assert_array_equal(r.y_true, split.y_val)
+    lines = T.describe_comparison(runs, metrics=("macro_f1",))
+    f1 = [f1_score(r.y_true, r.y_pred, average="macro") for r in runs]
+    diffs = [round(f1[1] - f1[0], 3), round(f1[3] - f1[2], 3)]
+    word = ("higher on every seed" if min(diffs) > 0 else "lower on every seed" if max(diffs) < 0 else
+            "equal on every seed" if diffs == [0, 0] else "mixed")
+    assert lines[1].startswith(f"focal (γ=2) vs cross-entropy: macro-F1 {word}")
+    assert f"{diffs[0]:+.3f}, {diffs[1]:+.3f}" in lines[1]
+    with pytest.raises(ValueError, match="seeds="):
+        T.compare_over_seeds([], ["ce"])
+
+
 # ---------------------------------------------------------------------------------------------
 # the dashboard, headless
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture
 def dashboard(data):
-    return T.TrainingDashboard(data, epochs=3)
+    return EXPLORERS["training_dashboard"](data=data, epochs=3)
 
 
-def test_dashboard_controls_all_render(dashboard):
-    assert sweep_controls(dashboard) == []
-    assert isinstance(T.BENCHMARK_WIDGETS["05 training dashboard"](), PlotWidget)
+def test_dashboard_layout_and_vocabulary(dashboard):
+    assert dashboard.box.children[1] is dashboard.progress  # the progress bar between controls and plot
+    assert list(dashboard.controls["optimizer"].options) == list(T.TRAINING_OPTIMIZERS)
+    assert list(dashboard.controls["scheduler"].options) == list(T.TRAINING_SCHEDULERS)
+    assert "press Train" in dashboard.message.get_text()
 
 
 def test_dashboard_lr_follows_the_optimizer(dashboard):
-    dashboard.controls["optimizer"].value = "sgd"
-    assert dashboard.controls["lr"].value == pytest.approx(T.DEFAULT_LR["sgd"])
-    assert "sgd lr=0.1" in dashboard.readout.value
+    dashboard.controls["optimizer"].value = "SGD+momentum"
+    assert dashboard.controls["lr"].value == pytest.approx(T.DEFAULT_LR["SGD+momentum"])
+    assert "SGD+momentum lr=0.1" in dashboard.readout.value
 
 
 def test_dashboard_train_button_runs_and_redraws_each_epoch(dashboard, data):
@@ -458,7 +446,7 @@ def test_dashboard_shows_a_diverged_run_on_the_plot(dashboard, monkeypatch):
 
 
 def test_dashboard_starts_with_given_runs(comparison, data):
-    dash = T.TrainingDashboard(data, runs=comparison)
+    dash = EXPLORERS["training_dashboard"].load()(data, runs=comparison)
     assert dash.runs == comparison and dash.readout.value.count("<tr>") == 5
     np.testing.assert_array_equal(dash.bars[9].get_height(), comparison[-1].recall[9])
 

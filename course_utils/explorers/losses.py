@@ -1,0 +1,140 @@
+"""Notebook 02's explorers: focal loss (γ, α) over Lin et al.'s Fig. 1, and label smoothing (ε, C)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_utils.checks import check_number
+from course_utils.explorers import controls as C
+from course_utils.explorers.base import PlotWidget
+from course_utils.losses import (
+    OTHERS_COLOR,
+    equivalent_eps,
+    focal_summary,
+    plot_focal_panels,
+    plot_smoothed_loss,
+    plot_soft_targets,
+    smoothing_summary,
+    update_focal_legend,
+    update_focal_panels,
+    update_smoothed_loss,
+    update_soft_targets,
+)
+from course_utils.plotting import COLORS, new_figure, show_message
+
+
+class FocalLossExplorer(PlotWidget):
+    """Sliders for gamma and alpha: focal loss vs CE against p_t (Lin et al. Fig. 1), and the gradients."""
+
+    P_READ = 0.9  # the p_t of the "how many times smaller" readout
+
+    def __init__(self, gamma: float = 2.0, alpha: float | None = None):
+        check_number("gamma", gamma, low=0, high=5)
+        if alpha is not None:
+            check_number("alpha", alpha, low=0, high=1)
+        alphas = [("off", -1.0)] + [(f"{a:.2f}", float(a)) for a in np.round(np.linspace(0, 1, 21), 2)]
+        alpha_value = -1.0 if alpha is None else min((v for _, v in alphas), key=lambda v: abs(v - alpha))
+        self.p = np.linspace(1e-3, 1.0, 400)
+        fig, (ax_l, ax_g) = new_figure((9.6, 3.9), ncols=2)
+        self.art = plot_focal_panels(ax_l, ax_g, self.p, gamma, alpha_value, p_read=self.P_READ)
+        self.message = show_message(ax_l, "")
+        self.message.set_position((0.62, 0.47))
+        self.grad_message = show_message(ax_g, "")
+        fig.subplots_adjust(left=0.075, right=0.985, bottom=0.15, top=0.91, wspace=0.24)
+        controls = {"gamma": C.slider("γ (focusing)", float(gamma), 0.0, 5.0, 0.1, fmt=".1f"),
+                    "alpha": C.selection_slider("α (class-1 weight)", alphas, alpha_value)}
+        # the legend is static: rebuild it when alpha is switched on or off (before the redraw)
+        controls["alpha"].observe(self._on_alpha, names="value")
+        super().__init__(fig, controls, dynamic=[*self.art.values(), self.message, self.grad_message])
+        self.refresh()
+
+    def _on_alpha(self, change) -> None:
+        if (change["new"] >= 0) != (change["old"] >= 0):
+            update_focal_legend(self.art, change["new"] >= 0)
+            self.invalidate()
+
+    def update(self, gamma, alpha):
+        update_focal_panels(self.art, self.p, gamma, alpha, p_read=self.P_READ)
+        s = focal_summary(self.P_READ, gamma, alpha)
+        notes = [text for cond, text in ((gamma == 0, "γ = 0: focal loss = cross-entropy"),
+                                         (alpha == 0, "α = 0: class-1 examples get no loss"),
+                                         (alpha == 1, "α = 1: class-0 examples get no loss")) if cond]
+        show_message(None, "\n".join(notes), artist=self.message)
+        show_message(None, "γ = 0: same gradient as CE" if gamma == 0 and alpha < 0 else "",
+                     artist=self.grad_message)
+        html = f"<b>At p_t = {self.P_READ}:</b> CE = {s['ce']:.4f}, FL(γ = {gamma:.1f}) = {s['fl']:.3g} → "
+        html += ("FL = CE (γ = 0)." if gamma == 0 else
+                 f"FL is <b>{s['ratio']:,.4g}× smaller</b> than CE (= 1/(1−p_t)<sup>γ</sup>).")
+        if alpha >= 0:
+            pos, neg = (f"{s['ce'] / s[k]:,.4g}× smaller" if s[k] > 0 else "zero" for k in ("pos", "neg"))
+            html += (f"<br>With α = {alpha:.2f} (weights class 1 by α, class 0 by 1−α): a y = 1 example's "
+                     f"loss is {pos}, a y = 0 example's {neg}.")
+        self.readout.value = C.readout_html(html)
+
+
+class LabelSmoothingExplorer(PlotWidget):
+    """Sliders for eps and the number of classes: soft targets in both conventions and the loss they give."""
+
+    MAX_CLASSES = 20
+    TRUE_CLASS = 1
+    P_CONFIDENT = 0.99
+
+    def __init__(self, eps: float = 0.1, num_classes: int = 5):
+        check_number("eps", eps, low=0, high=0.9)
+        check_number("num_classes", num_classes, low=2, high=self.MAX_CLASSES, integer=True)
+        self.p = np.linspace(0.005, 0.9995, 400)
+        fig, (ax_t, ax_l) = new_figure((9.6, 3.9), ncols=2)
+        self.bars = plot_soft_targets(ax_t, num_classes, eps, true_class=self.TRUE_CLASS,
+                                      max_classes=self.MAX_CLASSES)
+        self.art = plot_smoothed_loss(ax_l, self.p, num_classes, eps, p_confident=self.P_CONFIDENT)
+        self.message = show_message(ax_t, "")
+        self.message.set_position((0.6, 0.36))
+        fig.subplots_adjust(left=0.075, right=0.985, bottom=0.15, top=0.91, wspace=0.24)
+        controls = {"eps": C.slider("ε (smoothing)", float(eps), 0.0, 0.9, 0.01, fmt=".2f"),
+                    "num_classes": C.slider("classes C", int(num_classes), 2, self.MAX_CLASSES, 1)}
+        super().__init__(fig, controls, dynamic=[*self.bars, *self.art.values(), self.message])
+        self.refresh()
+
+    @property
+    def bars_u(self):
+        """The soft-target bars of torch's ("uniform") convention."""
+        return self.bars[0]
+
+    @property
+    def bars_o(self):
+        """The soft-target bars of the bootcamp's ("others") convention."""
+        return self.bars[1]
+
+    def update(self, eps, num_classes):
+        c = num_classes
+        s = smoothing_summary(c, eps, self.P_CONFIDENT)
+        update_soft_targets(self.bars, c, eps, true_class=self.TRUE_CLASS)
+        update_smoothed_loss(self.art, self.p, c, eps, s, p_confident=self.P_CONFIDENT)
+        note = ""
+        if eps == 0:
+            note = "ε = 0: one-hot target\n(plain cross-entropy)"
+        elif s["others"]["on"] <= s["others"]["off"]:
+            note = (f"bootcamp ε ≥ (C−1)/C = {(c - 1) / c:.2f}:\nthe true class is no\n"
+                    "longer the largest target")
+        show_message(None, note, artist=self.message)
+        self.readout.value = self._readout(eps, c, s)
+
+    def _readout(self, eps, c, s) -> str:
+        try:
+            torch_eps = equivalent_eps(eps, c, "others", "uniform")
+            to_torch = f"torch {C.code(f'label_smoothing={torch_eps:.5g}')}"
+        except ValueError:
+            to_torch = "no torch ε (bootcamp ε ≥ (C−1)/C)"
+        to_boot = f"bootcamp ε = {equivalent_eps(eps, c, 'uniform', 'others'):.5g}"
+        uni, oth = s["uniform"], s["others"]
+        rows = [
+            f"<b>ε = {eps:.2f}, C = {c}.</b> <span style='color:{COLORS['smooth']}'>torch (uniform)</span>: "
+            f"true {uni['on']:.4g}, others {uni['off']:.4g} · <span style='color:{OTHERS_COLOR}'>bootcamp "
+            f"(others)</span>: true {oth['on']:.4g}, others {oth['off']:.4g}",
+            f"Convert: bootcamp ε = {eps:.2f} ≙ {to_torch}; torch ε = {eps:.2f} ≙ {to_boot}.",
+            f"Loss of a confident prediction (p = {self.P_CONFIDENT}, "
+            f"<span style='color:{COLORS['accent']}'>●</span>): torch {uni['confident']:.3f}, "
+            f"bootcamp {oth['confident']:.3f} · of the smoothed prediction (p = target, ★): torch "
+            f"{uni['best']:.3f}, bootcamp {oth['best']:.3f} (the minimum, = entropy of the target).",
+        ]
+        return C.readout_html("<br>".join(rows))
