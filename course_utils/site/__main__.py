@@ -17,13 +17,16 @@ def main(argv=None) -> int:
                    help="comma-separated catalogue names to pre-render (default: all; for quick checks)")
     b.add_argument("--notebooks", default=None,
                    help="comma-separated notebook stems to include (default: all; for quick checks)")
+    b.add_argument("--frame-budget", default="full",
+                   help="full (default: docs/site/frames.toml as it is) or small (a few positions per "
+                        "control: the test suite's quick build)")
     args = parser.parse_args(argv)
     from course_utils.site.build import build
 
     names = None if args.explorers is None else [n for n in args.explorers.split(",") if n]
     stems = None if args.notebooks is None else [n for n in args.notebooks.split(",") if n]
     report = build(args.out_dir, jobs=args.jobs, explorers=names, notebooks=stems,
-                   log=lambda m: print(m, flush=True))
+                   frame_budget=args.frame_budget, log=lambda m: print(m, flush=True))
     print(report.summary())
     return 0
 

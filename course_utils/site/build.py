@@ -57,12 +57,14 @@ class BuildReport:
     notebook_seconds: dict = field(default_factory=dict)
     sphinx_seconds: float = 0.0
     site_bytes: int = 0
+    frame_budget: str = "full"
 
     def summary(self) -> str:
         frames = sum(e["frames"] for e in self.explorers.values())
         images = sum(e["images"] for e in self.explorers.values())
         frame_bytes = sum(e["bytes"] for e in self.explorers.values())
-        lines = [f"site: {self.out_dir} ({len(self.pages)} pages, {self.site_bytes / 1e6:.1f} MB)",
+        lines = [f"site: {self.out_dir} ({len(self.pages)} pages, {self.site_bytes / 1e6:.1f} MB; "
+                 f"frame budget {self.frame_budget})",
                  f"explorers: {len(self.explorers)}, {frames} settings, {images} frame files, "
                  f"{frame_bytes / 1e6:.1f} MB"]
         for name, e in self.explorers.items():
@@ -75,7 +77,7 @@ class BuildReport:
     def to_json(self) -> dict:
         return {"seconds": self.seconds, "pages": self.pages, "explorers": self.explorers,
                 "notebook_seconds": self.notebook_seconds, "sphinx_seconds": self.sphinx_seconds,
-                "site_bytes": self.site_bytes}
+                "site_bytes": self.site_bytes, "frame_budget": self.frame_budget}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,8 +90,20 @@ def site_config(root: Path = ROOT) -> dict:
     return tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def explorer_options(config: dict, name: str) -> dict:
-    return {**config.get("defaults", {}), **config.get("explorers", {}).get(name, {})}
+def explorer_options(config: dict, name: str, budget: str = "full") -> dict:
+    """The frame plan of explorer ``name``: the defaults, its own overrides, then the caps of a
+    smaller ``budget`` (``[budgets.<budget>]``; "full" has none)."""
+    opts = {**config.get("defaults", {}), **config.get("explorers", {}).get(name, {})}
+    if budget != "full":
+        caps = config.get("budgets", {}).get(budget)
+        if caps is None:
+            raise ValueError(f"frame budget {budget!r}: not in frames.toml (budgets: "
+                             f"{', '.join(['full', *config.get('budgets', {})])})")
+        from course_utils.site.frames import PLAN_DEFAULTS
+
+        for key, cap in caps.items():
+            opts[key] = min(opts.get(key, PLAN_DEFAULTS[key]), cap)
+    return opts
 
 
 def binder_url(root: Path = ROOT, notebook: str | None = None) -> str:
@@ -290,11 +304,12 @@ def _prepare_out(out: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def build(out_dir, *, root: Path = ROOT, jobs: int = 2, explorers=None, notebooks=None,
-          log=print) -> BuildReport:
+          frame_budget: str = "full", log=print) -> BuildReport:
     """Build the site into ``out_dir``.
 
     ``explorers``: pre-render only these catalogue names; ``notebooks``: only these notebook stems
-    (default: all of both; the subsets are for quick checks while a notebook is being written).
+    (default: all of both; the subsets are for quick checks while a notebook is being written);
+    ``frame_budget``: "full" (``docs/site/frames.toml`` as it is) or a smaller one of its ``[budgets]``.
     """
     from course_utils.explorers import EXPLORERS
 
@@ -302,7 +317,7 @@ def build(out_dir, *, root: Path = ROOT, jobs: int = 2, explorers=None, notebook
     root = Path(root).resolve()
     out = Path(out_dir).resolve()
     _prepare_out(out)
-    report = BuildReport(out)
+    report = BuildReport(out, frame_budget=frame_budget)
     config = site_config(root)
     style = config.get("style", "projector")
     only = notebooks
@@ -328,14 +343,19 @@ def build(out_dir, *, root: Path = ROOT, jobs: int = 2, explorers=None, notebook
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx,
                                     initializer=_worker_init) as pool:
+            # the longest jobs first (the notebooks, then the explorers with the most frames), the
+            # short ones fill the gaps at the end
+            nb_jobs = {p.stem: pool.submit(execute_notebook, str(p))
+                       for p in sorted(notebooks, key=lambda p: -p.stat().st_size)}
             frame_jobs = {}
-            heavy_first = sorted(names, key=lambda n: -len(explorer_options(config, n).get("grid", [])))
+            opts = {n: explorer_options(config, n, frame_budget) for n in names}
+            first = config.get("first", [])
+            heavy_first = sorted(names, key=lambda n: first.index(n) if n in first else len(first))
             for name in heavy_first:
-                opts = explorer_options(config, name)
                 frame_jobs[name] = pool.submit(render_frames, name, str(out / FRAMES_DIR / name),
                                                f"../{FRAMES_DIR}/{name}/",
-                                               binder_url(root, EXPLORERS[name].notebook), opts, style)
-            nb_jobs = {p.stem: pool.submit(execute_notebook, str(p)) for p in notebooks}
+                                               binder_url(root, EXPLORERS[name].notebook), opts[name], style)
+            nb_jobs = {p.stem: nb_jobs[p.stem] for p in notebooks}
             for name, job in frame_jobs.items():
                 report.explorers[name] = job.result()
                 log(f"frames {name}: {report.explorers[name]['frames']} settings, "
@@ -350,7 +370,9 @@ def build(out_dir, *, root: Path = ROOT, jobs: int = 2, explorers=None, notebook
                     png, html_values = kernel_view(nb, cell)
                     same = png is not None and same_picture(png, base64.b64decode(result["default_png"]))
                     readout = result["default_readout"] in html_values
-                    result["kernel"] = ("same" if same and readout else
+                    result["kernel"] = ("not compared (kernel_check = false)"
+                                        if opts[entry.name].get("kernel_check") is False else
+                                        "same" if same and readout else
                                         f"differs (picture {'same' if same else 'differs'}, readout "
                                         f"{'same' if readout else 'differs'})")
                     players[cell] = result["html"]
