@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from course_utils.checks import check_choice, check_number, check_type
 
-__all__ = ["Param", "Slider", "check_params", "choice", "integer", "linear", "log", "real"]
+__all__ = ["Param", "Slider", "check_params", "choice", "integer", "linear", "log", "real", "select"]
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,11 @@ class Slider:
     """How an explorer shows one argument (plain data: the explorer builds the control).
 
     ``kind``: ``"linear"`` (``low``..``high`` by ``step``), ``"log"`` (``10**low``..``10**high``,
-    ``step`` on the exponent), ``"range"`` (two ints, for milestones) or ``"choice"`` (the
-    argument's choices). ``key``: the control's name (default: the argument's); schedulers whose
-    arguments have the same key share one control, so they must have the same slider.
+    ``step`` on the exponent), ``"range"`` (two ints, for milestones), ``"choice"`` (the
+    argument's choices, a dropdown) or ``"select"`` (a slider over the values in ``options``: for
+    an argument where 0 and a log-like spread of values both matter). ``key``: the control's name
+    (default: the argument's); schedulers whose arguments have the same key share one control, so
+    they must have the same slider.
     """
 
     value: object
@@ -33,6 +35,7 @@ class Slider:
     kind: str = "linear"
     label: str | None = None
     key: str | None = None
+    options: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -111,3 +114,10 @@ def linear(value, low, high, step, fmt=None, **kw) -> Slider:
 def log(value, low_exp, high_exp, step=0.1, fmt=".3g", **kw) -> Slider:
     """A log slider from ``10**low_exp`` to ``10**high_exp``."""
     return Slider(value, low_exp, high_exp, step, fmt, kind="log", **kw)
+
+
+def select(value, options, **kw) -> Slider:
+    """A slider over the values ``options`` (``value`` among them)."""
+    if value not in options:
+        raise ValueError(f"value={value!r} is not one of options={options!r}; allowed: one of the options")
+    return Slider(value, min(options), max(options), kind="select", options=tuple(options), **kw)

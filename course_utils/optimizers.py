@@ -3,9 +3,17 @@
 Each surface has its loss as a torch function (autograd works on it) and its gradient in closed form
 (checked against autograd in the tests; it keeps a 200-step trajectory to a few milliseconds). The
 update itself is always the torch optimizer's ``step()``. :data:`OPTIMIZERS` is the package's one
-optimizer vocabulary (label -> torch class and its arguments).
+optimizer vocabulary (label -> torch class and its arguments); :func:`beta_params` says which argument
+the "momentum β" of the explorer sets in each.
 
-Compute (:func:`surface_loss`, :func:`optimizer_trajectory`) and drawing on given ``Axes``
+:func:`optimizer_trajectories` runs many learning rates at once with ONE torch optimizer: every
+optimizer here moves a weight by ``lr`` times a direction computed from the gradients alone
+(``w ← w − lr·u``; AdamW also ``w ← w·(1 − lr·wd)``), so ``step()`` at ``lr=1`` on a zero weight gives
+``−u`` for every row, and each row is then moved with its own lr. The tests check it against one
+torch run per lr.
+
+Compute (:func:`surface_loss`, :func:`optimizer_trajectory`, :func:`optimizer_trajectories`,
+:func:`zigzag`) and drawing on given ``Axes``
 (``plot_x(ax, ...)`` -> artists, ``update_x(artists, ...)``); the explorer is in
 :mod:`course_utils.explorers.optimizers`.
 """
@@ -24,9 +32,10 @@ from course_utils.checks import check_choice, check_number, check_type
 from course_utils.plotting import COLORS
 
 __all__ = [
-    "DIVERGENCE_BOUND", "OPTIMIZERS", "SURFACES", "Surface", "Trajectory", "optimizer_trajectory",
-    "plot_loss_history", "plot_run", "plot_surface", "plot_trajectory", "surface_loss", "update_loss_xlim",
-    "update_run", "update_surface",
+    "BETA_ARGUMENT", "DIVERGENCE_BOUND", "OPTIMIZERS", "SURFACES", "Surface", "Trajectory", "beta_params",
+    "optimizer_call", "optimizer_trajectories", "optimizer_trajectory", "plot_loss_history", "plot_run",
+    "plot_surface", "plot_trajectory", "surface_loss", "update_loss_xlim", "update_run", "update_surface",
+    "zigzag",
 ]
 
 #: A trajectory counts as diverged once a coordinate's size passes this (or turns inf/NaN).
@@ -113,6 +122,41 @@ OPTIMIZERS: dict[str, tuple[type, dict]] = {
     "Adam": (torch.optim.Adam, {}),
     "AdamW": (torch.optim.AdamW, {"weight_decay": 0.01}),
 }
+
+
+#: What "momentum β" means for each optimizer that has one: SGD's ``momentum`` or Adam's ``β1``
+#: (``betas=(β, 0.999)``, the running mean of the gradients). The others have none.
+BETA_ARGUMENT: dict[str, str] = {"SGD+momentum": "momentum", "Nesterov": "momentum", "Adam": "betas[0]",
+                                 "AdamW": "betas[0]"}
+
+
+def beta_params(optimizer: str, beta: float) -> dict:
+    """The torch arguments that set ``optimizer``'s momentum β (``{}`` for one without).
+
+    ``"SGD+momentum"``/``"Nesterov"``: ``{"momentum": beta}``; ``"Adam"``/``"AdamW"``:
+    ``{"betas": (beta, 0.999)}`` (torch's β2).
+    """
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    check_number("beta", beta, low=0.0, high=1.0, high_open=True)
+    arg = BETA_ARGUMENT.get(optimizer)
+    if arg is None:
+        return {}
+    return {"momentum": float(beta)} if arg == "momentum" else {"betas": (float(beta), 0.999)}
+
+
+def optimizer_call(optimizer: str, lr: float, **params) -> str:
+    """The torch code of an optimizer of :data:`OPTIMIZERS` on ``[w]`` (its defaults, then ``params``)."""
+    cls, defaults = OPTIMIZERS[check_choice("optimizer", optimizer, OPTIMIZERS)]
+    args = "".join(f", {k}={_fmt(v)}" for k, v in (defaults | params).items())
+    return f"torch.optim.{cls.__name__}([w], lr={lr:.3g}{args})"
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_fmt(v) for v in value) + ")"
+    return repr(value)
 
 
 def _surface(surface) -> Surface:
@@ -220,11 +264,132 @@ def _run(s: Surface, optimizer: str, lr: float, steps: int, start: np.ndarray, p
     return Trajectory(points, losses, diverged_at, optimizer, lr)
 
 
-@functools.lru_cache(maxsize=256)
-def _cached_trajectory(surface: str, optimizer: str, lr: float, steps: int) -> Trajectory:
-    """The run from the surface's start for arguments already checked (the explorer's), cached: read-only."""
+def optimizer_trajectories(surface, optimizer: str = "SGD", lrs=(0.1,), steps: int = 50, start=None,
+                           **params) -> list[Trajectory]:
+    """:func:`optimizer_trajectory` for every lr of ``lrs``, computed together by one torch optimizer.
+
+    The torch optimizer (``lr=1``, weight decay taken out) steps a zero weight with one row per lr:
+    what it writes there is ``−u``, the step direction torch computed from that row's gradients;
+    each row then moves by its own ``lr·(−u)`` (AdamW: after ``w ← w·(1 − lr·wd)``; an L2
+    ``weight_decay`` is added to the gradient first, as torch does). Equal to one torch run per lr
+    up to rounding (about one ulp per step).
+    """
+    s = _surface(surface)
+    check_type("optimizer", optimizer, str, f"one of {', '.join(map(repr, OPTIMIZERS))}")
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    lr_arr = np.atleast_1d(np.asarray(lrs, dtype=float))
+    if lr_arr.ndim != 1 or lr_arr.size == 0 or not np.all(np.isfinite(lr_arr) & (lr_arr > 0)):
+        raise ValueError(f"lrs={lrs!r} is not allowed; allowed: one or more finite learning rates > 0")
+    check_number("steps", steps, low=1, high=100_000, integer=True)
+    start = s.start if start is None else start
+    start_arr = np.atleast_1d(np.asarray(start, dtype=float))
+    if start_arr.shape != (s.dim,) or not np.all(np.isfinite(start_arr)):
+        raise ValueError(f"start={start!r} is not allowed; allowed: {s.dim} finite number(s) "
+                         f"for surface {s.name!r}")
+    _check_optimizer_params(optimizer, params)
+    points, diverged_at = _run_many(s, optimizer, lr_arr, int(steps), start_arr, params)
+    return [_row(s, points, diverged_at, k, optimizer, float(lr)) for k, lr in enumerate(lr_arr)]
+
+
+def _run_many(s: Surface, optimizer: str, lrs: np.ndarray, steps: int, start: np.ndarray,
+              params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Points (steps + 1, K, dim), NaN after a row diverged, and each row's divergence step (0: never)."""
+    k = len(lrs)
+    w = torch.tensor(np.tile(start, (k, 1)), dtype=torch.float64)
+    direction = torch.zeros_like(w, requires_grad=True)
+    opt = _make_optimizer(optimizer, direction, 1.0, params)
+    group = opt.param_groups[0]
+    decay, decoupled = group.get("weight_decay", 0.0), group.get("decoupled_weight_decay", False)
+    group["weight_decay"] = 0.0  # applied here, to w (the optimizer only ever sees the zero weight)
+    lr_col = torch.tensor(lrs, dtype=torch.float64)[:, None]
+    points = np.full((steps + 1, k, s.dim), np.nan)
+    points[0] = start
+    diverged_at = np.zeros(k, dtype=int)
+    with torch.no_grad():
+        for t in range(1, steps + 1):
+            grad = s.grad(w)
+            direction.grad = grad + decay * w if decay and not decoupled else grad
+            direction.zero_()
+            opt.step()  # direction = −u
+            if decay and decoupled:
+                w.mul_(1 - lr_col * decay)
+            w.add_(lr_col * direction)
+            size = w.abs().amax(dim=1).numpy()
+            fresh = ~(size <= DIVERGENCE_BOUND) & (diverged_at == 0)  # (NaN fails <=)
+            diverged_at[fresh] = t
+            keep = (diverged_at == 0) | (fresh & np.isfinite(size))
+            points[t, keep] = w.numpy()[keep]
+            if diverged_at.all():
+                break
+    return points, diverged_at
+
+
+def _row(s: Surface, points: np.ndarray, diverged_at: np.ndarray, k: int, optimizer: str, lr: float,
+         steps: int | None = None) -> Trajectory:
+    """Row ``k`` of :func:`_run_many`'s result as a Trajectory of ``steps`` steps (default: all)."""
+    steps = len(points) - 1 if steps is None else steps
+    at = int(diverged_at[k])
+    if at and at <= steps:
+        n = at if np.isfinite(points[at, k]).all() else at - 1
+        at_or_none = at
+    else:
+        n, at_or_none = steps, None
+    pts = points[: n + 1, k]
+    with torch.no_grad():
+        losses = s.loss(torch.from_numpy(pts)).numpy()
+    return Trajectory(pts, losses, at_or_none, optimizer, lr)
+
+
+#: The explorer's lr grid: 10^-4 … 10^1 in steps of 0.05 on the exponent (its log slider's notches).
+LR_GRID_EXPONENTS = (-4.0, 1.0, 0.05)
+#: Steps computed at once for the explorer's lr grid (the shortest that covers the steps asked for).
+_HORIZONS = (60, 200)
+
+
+def _grid() -> np.ndarray:
+    low, high, step = LR_GRID_EXPONENTS
+    return 10 ** np.round(np.arange(low, high + step / 2, step), 10)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_grid(surface: str, optimizer: str, params: tuple, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_run_many` over the lr grid, ``horizon`` steps from the surface's start (read-only)."""
     s = SURFACES[surface]
-    return _run(s, optimizer, lr, steps, np.array(s.start, dtype=float), {})
+    return _run_many(s, optimizer, _grid(), horizon, np.array(s.start, dtype=float), dict(params))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_trajectory(surface: str, optimizer: str, lr: float, steps: int, params: tuple = ()) -> Trajectory:
+    """The run from the surface's start for arguments already checked (the explorer's), cached: read-only.
+
+    An lr on the explorer's grid (within 1e-9 of a notch) and ``steps <= 200`` is read off one batched
+    run over the whole grid (:func:`_run_many`), so that moving the lr or the steps computes nothing;
+    any other lr gets its own torch run.
+    """
+    s = SURFACES[surface]
+    exponent = np.log10(lr)
+    low, _, step = LR_GRID_EXPONENTS
+    k = int(round((exponent - low) / step))
+    grid = _grid()
+    horizon = next((h for h in _HORIZONS if h >= steps), None)
+    if horizon and 0 <= k < len(grid) and abs(np.log10(grid[k]) - exponent) < 1e-9:
+        points, diverged_at = _cached_grid(surface, optimizer, params, horizon)
+        return _row(s, points, diverged_at, k, optimizer, lr, steps)
+    return _run(s, optimizer, lr, steps, np.array(s.start, dtype=float), dict(params))
+
+
+def zigzag(trajectory: Trajectory, axis: int = -1) -> tuple[int, float]:
+    """How much a run zig-zags along coordinate ``axis``: (steps that flip its sign, distance travelled).
+
+    A run that goes straight to the minimum flips the sign at most once and travels about ``|start|``
+    along that coordinate; each overshoot adds a flip and twice its size.
+    """
+    check_type("trajectory", trajectory, Trajectory, "a Trajectory")
+    check_number("axis", axis, low=-trajectory.points.shape[1], high=trajectory.points.shape[1] - 1,
+                 integer=True)
+    c = trajectory.points[:, axis]
+    flips = int(np.sum(np.sign(c[1:]) * np.sign(c[:-1]) < 0))
+    return flips, float(np.abs(np.diff(c)).sum())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,17 +399,19 @@ _LOSS_FLOOR = 1e-12  # the log loss axis shows the loss clipped here (every mini
 
 
 def plot_surface(ax, surface, *, n: int = 160, cmap: str = "viridis"):
-    """Draw ``surface`` on ``ax`` (contours for 2-D, the curve for 1-D) and its minima; return artists."""
+    """Draw ``surface`` on ``ax`` (contours for 2-D, the curve for 1-D), its minima (stars) and the start
+    of every run (a black square); return the artists."""
     s = _surface(surface)
     if s.dim == 1:
         x = np.linspace(*s.xlim, 400)
         (curve,) = ax.plot(x, surface_loss(s, x[:, None]), color=COLORS["baseline"])
         mins = np.array(s.minima)
         (stars,) = ax.plot(mins[:, 0], surface_loss(s, mins), "*", color="k", ms=14, zorder=3)
+        (start,) = ax.plot([s.start[0]], surface_loss(s, [s.start]), "s", color="k", ms=8, zorder=5)
         ax.set_xlim(*s.xlim)
         ax.set_xlabel("w")
         ax.set_ylabel("L(w)")
-        return [curve, stars]
+        return [curve, stars, start]
     x = np.linspace(*s.xlim, n)
     y = np.linspace(*s.ylim, n)
     xx, yy = np.meshgrid(x, y)
@@ -253,11 +420,12 @@ def plot_surface(ax, surface, *, n: int = 160, cmap: str = "viridis"):
     cs = ax.contour(xx, yy, zz, levels=levels, cmap=cmap, linewidths=1.2, alpha=0.8)
     mins = np.array(s.minima)
     (stars,) = ax.plot(mins[:, 0], mins[:, 1], "*", color="k", ms=16, zorder=3)
+    (start,) = ax.plot(*s.start, "s", color="k", ms=8, zorder=5)
     ax.set_xlim(*s.xlim)
     ax.set_ylim(*s.ylim)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    return [cs, stars]
+    return [cs, stars, start]
 
 
 def update_surface(drawn: dict, ax, surface: str) -> None:
@@ -308,12 +476,14 @@ def update_loss_xlim(ax, steps: int) -> None:
 
 
 def plot_run(ax, ax_loss, trajectory: Trajectory, *, color=None) -> tuple:
-    """One run: its path on ``ax``, its end and start points, its loss on ``ax_loss``; return the four."""
+    """One run: its path and end point on ``ax``, its loss on ``ax_loss``; return the three artists.
+
+    (The start, the same for every run, is drawn by :func:`plot_surface`.)
+    """
     x, y = _xy(trajectory)
     path = plot_trajectory(ax, trajectory, color=color)
     end = ax.plot(x[-1:], y[-1:], "o", color=color, ms=9, mec="k", zorder=5)[0]
-    start = ax.plot(x[:1], y[:1], "s", color="k", ms=8, zorder=5)[0]
-    return path, end, start, plot_loss_history(ax_loss, trajectory, color=color)
+    return path, end, plot_loss_history(ax_loss, trajectory, color=color)
 
 
 def update_run(artists: tuple, trajectory: Trajectory | None) -> None:
@@ -321,9 +491,8 @@ def update_run(artists: tuple, trajectory: Trajectory | None) -> None:
     for artist in artists:
         artist.set_visible(trajectory is not None)
     if trajectory is not None:
-        path, end, start, loss = artists
+        path, end, loss = artists
         x, y = _xy(trajectory)
         path.set_data(x, y)
         end.set_data(x[-1:], y[-1:])
-        start.set_data(x[:1], y[:1])
         loss.set_data(np.arange(len(trajectory.losses)), np.maximum(trajectory.losses, _LOSS_FLOOR))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from matplotlib.collections import PolyCollection
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter
 from torch.optim import lr_scheduler
 
 from course_utils import arg_specs as A
@@ -48,7 +48,8 @@ class SchedulerSpec:
     defaults :func:`lr_curve` documents and checks the arguments against each other; ``build(optimizer,
     args)``: the scheduler (default: the torch class ``name``); ``call(args)``: its torch code;
     ``ignores_lr``: what sets the first lr when the scheduler ignores the optimizer's; ``marker``:
-    ``(argument, note)``, a dotted line at that epoch when it falls inside the run.
+    ``(argument, note)``, a dotted line at that epoch when it falls inside the run; ``per_batch``: usually
+    stepped once per batch (its lengths then count batches), not once per epoch.
     """
 
     name: str
@@ -59,6 +60,7 @@ class SchedulerSpec:
     call: Callable[[dict], str] | None = None
     ignores_lr: str = ""
     marker: tuple[str, str] | None = None
+    per_batch: bool = False
 
 
 def _one_cycle_args(steps: int, args: dict) -> dict:
@@ -153,8 +155,10 @@ _SPECS = (
         "anneal_strategy": A.choice("cos", "linear", slider=Slider("cos", kind="choice", label="anneal")),
         "total_steps": A.integer(1), "three_phase": Param("bool"), "cycle_momentum": Param("bool"),
         "base_momentum": _MOMENTUM, "max_momentum": _MOMENTUM},
-        "max_lr/div_factor ↗ max_lr (first pct_start of the steps) ↘ max_lr/(div_factor·final_div_factor)",
-        complete=_one_cycle_args, ignores_lr="max_lr/div_factor"),
+        "max_lr/div_factor ↗ max_lr (first pct_start of the steps) ↘ max_lr/(div_factor·final_div_factor); "
+        "with cycle_momentum=True (the default) the momentum (SGD) or β₁ (Adam) goes 0.95 ↘ 0.85 ↗ 0.95 the "
+        "other way",
+        complete=_one_cycle_args, ignores_lr="max_lr/div_factor", per_batch=True),
     SchedulerSpec("CyclicLR", {
         "base_lr": A.real(0.0, required=True, slider=A.log(0.01, -4, 0)), "max_lr": _MAX_LR,
         "step_size_up": A.integer(1, slider=A.linear(10, 1, 100, 1)),
@@ -165,14 +169,15 @@ _SPECS = (
         "step_size_down": A.integer(1, allow_none=True), "cycle_momentum": Param("bool"),
         "base_momentum": _MOMENTUM, "max_momentum": _MOMENTUM},
         "base_lr + (max_lr − base_lr)·triangle(e / step_size_up)·scale(cycle)",
-        complete=_cyclic_args, ignores_lr="base_lr"),
+        complete=_cyclic_args, ignores_lr="base_lr", per_batch=True),
     # linear warm-up, then cosine: SequentialLR([LinearLR, CosineAnnealingLR], milestones=[warmup_steps])
     SchedulerSpec("WarmupCosine", {"warmup_steps": A.integer(1, required=True,
                                                         slider=A.linear(10, 1, 100, 1, label="warmup")),
                                    "start_factor": _START_FACTOR, "T_max": A.integer(1), "eta_min": _ETA_MIN},
                   "lr·(start + (1 − start)·e / warmup) for e &lt; warmup, then cosine from lr over T_max = "
                   "epochs − warmup",
-                  complete=_warmup_cosine_args, build=_warmup_cosine, call=_warmup_cosine_call),
+                  complete=_warmup_cosine_args, build=_warmup_cosine, call=_warmup_cosine_call,
+                  per_batch=True),
 )
 
 #: name -> :class:`SchedulerSpec`, one per scheduler :func:`lr_curve` knows.
@@ -187,7 +192,9 @@ PLATEAU = SchedulerSpec("ReduceLROnPlateau", {
     "threshold": A.real(0.0, slider=A.log(1e-4, -5, -1, 0.25, ".1e")),
     "threshold_mode": A.choice("rel", "abs", slider=Slider("rel", kind="choice")),
     "cooldown": A.integer(0, slider=A.linear(0, 0, 10, 1)),
-    "min_lr": A.real(0.0, slider=A.linear(0.0, 0.0, 0.05, 0.001, ".3f")),
+    # a 1-2-5 spread: each notch moves the floor by a visible step on the log lr axis (a linear 0.001 step
+    # near 0.05 is 2 %, under a pixel there)
+    "min_lr": A.real(0.0, slider=A.select(0.0, (0.0, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05))),
     "mode": A.choice("min", "max"),
     "eps": A.real(0.0),
 }, "new lr = max(lr·factor, min_lr), skipped if the change is ≤ eps")
@@ -390,10 +397,16 @@ def _trace(vals: list[float], lr: float, checked: dict) -> PlateauTrace:
                         dict(checked, lr=lr))
 
 
+@functools.lru_cache(maxsize=64)
+def _synthetic_vals(epochs: int, seed: int) -> tuple[float, ...]:
+    """``synthetic_val_losses(epochs, seed=seed)``, made once per curve for the explorer."""
+    return tuple(synthetic_val_losses(epochs, seed=seed).tolist())
+
+
 @functools.lru_cache(maxsize=512)
 def _synthetic_trace(epochs: int, seed: int, lr: float, frozen: tuple) -> PlateauTrace:
     """The trace on ``synthetic_val_losses(epochs, seed=seed)``, cached for the explorer (read-only)."""
-    return _trace(synthetic_val_losses(epochs, seed=seed).tolist(), lr, dict(frozen))
+    return _trace(list(_synthetic_vals(epochs, seed)), lr, dict(frozen))
 
 
 def plateau_curve(val_losses, lr: float = 0.1, **params) -> list[float]:
@@ -431,7 +444,9 @@ def plot_lr_curve(ax, lrs, *, label=None, **line_kw):
     kw = {"color": COLORS["ce"], "drawstyle": "steps-post", "label": label} | line_kw
     (line,) = ax.plot(epochs, np.append(lrs, lrs[-1:]), **kw)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("learning rate")
+    ax.set_ylabel("learning rate (log)" if ax.get_yscale() == "log" else "learning rate")
+    if ax.get_yscale() == "linear":
+        _short_linear_y(ax)
     return line
 
 
@@ -444,7 +459,11 @@ def update_lr_curve(line, lrs) -> None:
 
 
 def update_lr_axes(ax, curves, log_y: bool) -> None:
-    """Round limits for the lr ``curves`` shown: most slider moves keep them (and the cached background)."""
+    """Round limits for the lr ``curves`` shown: most slider moves keep them (and the cached background).
+
+    The y label says "(log)" on a log axis; tick labels stay short at any lr (``2e-4``, or a linear
+    axis's common factor written once above it), so that the label never leaves the figure.
+    """
     top = max(float(np.max(c)) for c in curves) or 1.0
     if log_y:
         positive = np.concatenate([c[c > 0] for c in curves] + [np.array([top])])
@@ -455,7 +474,11 @@ def update_lr_axes(ax, curves, log_y: bool) -> None:
     else:
         if ax.get_yscale() != "linear":
             ax.set_yscale("linear")
+            _short_linear_y(ax)
         ax.set_ylim(0, _nice_top(top, False))
+    label = "learning rate (log)" if log_y else "learning rate"
+    if ax.get_ylabel() != label:
+        ax.set_ylabel(label)
     ax.set_xlim(0, _nice_epochs(max(len(c) for c in curves)))
 
 
@@ -491,8 +514,23 @@ def _nice_top(value: float, log: bool) -> float:
     return 10 * 10 ** math.floor(math.log10(value))
 
 
+def _short_number(value: float, _pos=None) -> str:
+    """A tick label of at most 5 characters: 0.05, 0.001, then 5e-4, 1e-8."""
+    if value == 0 or value >= 1e-3:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _short_linear_y(ax) -> None:
+    """Linear y ticks without long decimals: below 0.01 the common factor (×10⁻⁴) is written once."""
+    formatter = ScalarFormatter(useMathText=True)
+    formatter.set_powerlimits((-2, 4))
+    ax.yaxis.set_major_formatter(formatter)
+
+
 def _plain_log_y(ax, low: float, high: float) -> None:
-    """Log y axis on [low, high], ticks written as plain numbers (0.05, not 5×10^-2).
+    """Log y axis on [low, high], ticks written as short plain numbers (0.05, 5e-4; not 5×10^-2).
 
     Ticks at 1, 2, 5 × 10^k over up to 3 decades, at the decades beyond.
     """
@@ -501,7 +539,7 @@ def _plain_log_y(ax, low: float, high: float) -> None:
     ax.set_ylim(low, high)
     subs = (1.0, 2.0, 5.0) if np.log10(high / low) <= 3.01 else (1.0,)
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(_short_number))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
@@ -514,7 +552,8 @@ def _spans(mask) -> list[list[tuple[int, int]]]:
 def plot_plateau(ax_loss, ax_lr, trace: PlateauTrace, *, lr_limits=None) -> dict:
     """Draw the val loss (with best and the bar to beat) on ``ax_loss`` and the lr on ``ax_lr``.
 
-    Cuts are red triangles, blocked cuts grey crosses, cooldown epochs shaded. ``lr_limits``: the
+    Cuts are red triangles, blocked cuts grey crosses, cooldown epochs shaded, ``min_lr`` a dotted line
+    (none for ``min_lr=0``, which a log axis cannot show). ``lr_limits``: the
     lr axis (log), by default around ``trace``'s lrs. Returns the artists by name, for
     :func:`update_plateau`.
     """
@@ -532,9 +571,10 @@ def plot_plateau(ax_loss, ax_lr, trace: PlateauTrace, *, lr_limits=None) -> dict
     (art["lr"],) = ax_lr.plot([], [], color=COLORS["ce"], drawstyle="steps-post")
     (art["cut_lr"],) = ax_lr.plot([], [], "v", color=COLORS["focal"], ms=11)
     (art["blocked"],) = ax_lr.plot([], [], "x", color="k", ms=10, mew=2, label="cut blocked")
+    art["min_lr"] = ax_lr.axhline(1.0, color=COLORS["baseline"], ls=":", lw=1.5, label="min_lr")
     art["message"] = show_message(ax_lr, "")
     ax_loss.set_ylabel("val loss")
-    ax_lr.set_ylabel("learning rate")
+    ax_lr.set_ylabel("learning rate (log)")
     ax_lr.set_xlabel("epoch")
     if lr_limits is None:
         lrs = np.concatenate([trace.lr, trace.lr_after])
@@ -543,7 +583,7 @@ def plot_plateau(ax_loss, ax_lr, trace: PlateauTrace, *, lr_limits=None) -> dict
     _plain_log_y(ax_lr, *lr_limits)
     ax_loss.legend(handles=[art[k] for k in ("improved", "bad", "bar", "cut_loss", "cool_loss")],
                    loc="upper right", ncols=3, fontsize="small", framealpha=0.9)
-    ax_lr.legend(handles=[art["blocked"]], loc="lower left", fontsize="small")
+    ax_lr.legend(handles=[art["blocked"], art["min_lr"]], loc="lower left", ncols=2, fontsize="small")
     update_plateau(art, trace)
     return art
 
@@ -571,6 +611,10 @@ def update_plateau(art: dict, trace: PlateauTrace) -> None:
     spans = _spans(trace.cooldown)
     art["cool_loss"].set_verts(spans)
     art["cool_lr"].set_verts(spans)
+    min_lr = float(trace.params.get("min_lr", 0.0))
+    art["min_lr"].set_visible(min_lr > 0)
+    if min_lr > 0:
+        art["min_lr"].set_ydata([min_lr, min_lr])
     lo, hi = float(trace.val.min()), float(trace.val.max())
     span = 0.3 * (hi - lo)
     art["val"].axes.set_ylim(np.floor((lo - 0.1 * span) / 0.05) * 0.05, np.ceil((lo + span) / 0.05) * 0.05)

@@ -348,10 +348,14 @@ class RunResult:
 
 
 def run_experiment(config: TrainConfig | None = None, data: DigitsSplit | None = None, *, device=None,
-                   on_epoch_end=None, progress=True, threads: int | None = 1) -> RunResult:
+                   on_epoch_end=None, progress=True, threads: int | None = 1,
+                   criterion: nn.Module | None = None, sampler=None) -> RunResult:
     """Seed; build model, loss, optimizer, scheduler and loader from ``config``; :func:`train`; collect.
 
     ``threads=1``: the batches are tiny, so one CPU thread is faster than several fighting over 2 cores.
+    ``criterion``: a loss module used instead of ``config.loss``'s (a remedy the names do not cover, e.g.
+    ``course_utils.imbalance.LogitAdjustedLoss``); ``sampler``: a ``torch.utils.data.Sampler`` for the
+    training loader instead of shuffling (e.g. a ``WeightedRandomSampler``).
     """
     config = config or TrainConfig()
     check_type("config", config, TrainConfig, "a TrainConfig")
@@ -363,10 +367,14 @@ def run_experiment(config: TrainConfig | None = None, data: DigitsSplit | None =
         set_seed(config.seed)
         X_train, y_train = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
         X_val, y_val = torch.from_numpy(data.X_val), torch.from_numpy(data.y_val)
-        loader = DataLoader(TensorDataset(X_train, y_train), batch_size=config.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(config.seed))
+        order = {"sampler": sampler} if sampler is not None else {
+            "shuffle": True, "generator": torch.Generator().manual_seed(config.seed)}
+        loader = DataLoader(TensorDataset(X_train, y_train), batch_size=config.batch_size, **order)
         model = make_model(config.model, X_train.shape[1], data.n_classes, config.hidden)
-        criterion = make_criterion(config.loss, data.y_train, data.n_classes)
+        if criterion is None:
+            criterion = make_criterion(config.loss, data.y_train, data.n_classes)
+        else:
+            check_type("criterion", criterion, nn.Module, "None or a loss module (torch.nn.Module)")
         optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr)
         scheduler = make_scheduler(config.scheduler, optimizer, config.epochs)
         history = train(model, criterion, optimizer, loader, X_val, y_val, epochs=config.epochs,

@@ -16,8 +16,12 @@ from course_utils.optimizers import (
     DIVERGENCE_BOUND,
     OPTIMIZERS,
     SURFACES,
+    beta_params,
+    optimizer_call,
+    optimizer_trajectories,
     optimizer_trajectory,
     surface_loss,
+    zigzag,
 )
 
 
@@ -150,14 +154,102 @@ def test_widget_shows_divergence_as_a_message():
 def test_widget_paths_are_the_trajectories():
     w = OptimizerExplorer()
     for k, v in {"surface": "himmelblau", "optimizer": "SGD+momentum", "compare": "none", "lr": 0.01,
-                 "steps": 40}.items():
+                 "beta": 0.9, "steps": 40}.items():
         w.controls[k].value = v
     tr = optimizer_trajectory("himmelblau", "SGD+momentum", lr=w.controls["lr"].value, steps=40)
-    path, end, start, loss = w.runs[0]
-    assert_allclose(path.get_xydata(), tr.points)
-    assert_allclose(end.get_xydata(), tr.points[-1:])
-    assert_allclose(start.get_xydata(), [SURFACES["himmelblau"].start])
-    assert_allclose(loss.get_ydata(), np.maximum(tr.losses, 1e-12))
+    path, end, loss = w.runs[0]
+    assert_allclose(path.get_xydata(), tr.points, rtol=1e-12)
+    assert_allclose(end.get_xydata(), tr.points[-1:], rtol=1e-12)
+    assert_allclose(loss.get_ydata(), np.maximum(tr.losses, 1e-12), rtol=1e-12)
     assert not any(a.get_visible() for a in w.runs[1])
     assert "torch.optim.SGD([w], lr=0.01, momentum=0.9)" in w.readout.value
     assert w.ax.get_xlim() == SURFACES["himmelblau"].xlim and w.ax.get_ylim() == SURFACES["himmelblau"].ylim
+
+
+def test_widget_each_run_has_its_own_lr_and_beta_sets_momentum_or_beta1():
+    w = OptimizerExplorer()
+    values = {"surface": "rosenbrock", "optimizer": "Nesterov", "compare": "Adam", "lr": 10 ** -3.5,
+              "compare_lr": 10 ** -1.5, "beta": 0.7, "steps": 150}
+    for k, v in values.items():
+        w.controls[k].value = v
+    ref_sgd = optimizer_trajectory("rosenbrock", "Nesterov", lr=10 ** -3.5, steps=150, momentum=0.7)
+    ref_adam = optimizer_trajectory("rosenbrock", "Adam", lr=10 ** -1.5, steps=150, betas=(0.7, 0.999))
+    assert_allclose(w.runs[0][0].get_xydata(), ref_sgd.points, rtol=1e-12, atol=1e-14)
+    assert_allclose(w.runs[1][0].get_xydata(), ref_adam.points, rtol=1e-9, atol=1e-12)
+    assert "momentum=0.7, nesterov=True" in w.readout.value and "betas=(0.7, 0.999)" in w.readout.value
+    # an lr off the slider's notches gets its own torch run
+    w.controls["lr"].value = 0.0123
+    ref = optimizer_trajectory("rosenbrock", "Nesterov", lr=0.0123, steps=150, momentum=0.7)
+    assert_allclose(w.runs[0][0].get_xydata(), ref.points, rtol=1e-12, atol=1e-14)
+
+
+def test_widget_says_when_torch_refuses_nesterov_without_momentum():
+    w = OptimizerExplorer(optimizer="Nesterov", compare="SGD")
+    w.controls["beta"].value = 0.0
+    assert w.last_error is None
+    assert "Nesterov with β=0.00: torch refuses it" in w.message.get_text()
+    assert not any(a.get_visible() for a in w.runs[0]) and all(a.get_visible() for a in w.runs[1])
+    assert "β is not used by SGD" in w.readout.value
+    w.controls["lr"].value = 0.01
+    w.controls["beta"].value = 0.5
+    assert not w.message.get_visible() and all(a.get_visible() for a in w.runs[0])
+
+
+def test_widget_default_shows_sgd_zigzag_damped_by_momentum():
+    # the notebook's claim at the explorer's default: plain SGD flips y's sign at every step
+    # (1 − 10·lr < 0), momentum β = 0.5 at the same lr travels less along y and ends lower
+    w = OptimizerExplorer()
+    sgd = optimizer_trajectory("bowl", "SGD", lr=w.controls["lr"].value, steps=60)
+    mom = optimizer_trajectory("bowl", "SGD+momentum", lr=w.controls["compare_lr"].value, steps=60,
+                               momentum=w.controls["beta"].value)
+    assert 1 - 10 * w.controls["lr"].value < 0
+    assert zigzag(sgd, 1)[0] == 60 and zigzag(mom, 1)[1] < 0.6 * zigzag(sgd, 1)[1]
+    assert mom.losses[-1] < 1e-3 * sgd.losses[-1]
+    assert "flips sign 60×" in w.readout.value
+
+
+@pytest.mark.parametrize("surface", ["bowl", "rosenbrock", "parabola"])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_many_lrs_at_once_equal_one_torch_run_per_lr(surface, name):
+    lrs = [1e-3, 0.02, 0.19, 0.25, 3.0, 1e300]  # converging, zig-zagging, diverging, overflowing at once
+    for params in ({}, {"weight_decay": 0.1}):
+        many = optimizer_trajectories(surface, name, lrs, 80, **params)
+        for lr, run in zip(lrs, many):
+            one = optimizer_trajectory(surface, name, lr=lr, steps=80, **params)
+            assert run.diverged_at == one.diverged_at and run.lr == lr and run.optimizer == name
+            # equal up to rounding (lr·(−u) against torch's fused w − lr·u: one ulp per step)
+            assert_allclose(run.points, one.points, rtol=1e-9, atol=1e-12)
+            assert_allclose(run.losses, one.losses, rtol=1e-8, atol=1e-12)
+
+
+def test_many_lrs_bad_input():
+    with pytest.raises(ValueError, match=r"lrs=\[\] is not allowed"):
+        optimizer_trajectories("bowl", "SGD", [])
+    with pytest.raises(ValueError, match=r"lrs=\[0.1, -1\] is not allowed"):
+        optimizer_trajectories("bowl", "SGD", [0.1, -1])
+    with pytest.raises(TypeError, match="unknown argument"):
+        optimizer_trajectories("bowl", "SGD", [0.1], momentun=0.9)
+
+
+def test_beta_params_set_torchs_momentum_and_beta1():
+    assert beta_params("SGD", 0.5) == {} and beta_params("RMSprop", 0.5) == {}
+    assert beta_params("Nesterov", 0.5) == {"momentum": 0.5}
+    assert beta_params("AdamW", 0.8) == {"betas": (0.8, 0.999)}
+    opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], **beta_params("Adam", 0.3))
+    assert opt.param_groups[0]["betas"] == (0.3, 0.999)
+    with pytest.raises(ValueError, match="beta=1.0 is out of range"):
+        beta_params("Adam", 1.0)
+    assert optimizer_call("AdamW", 0.01, betas=(0.5, 0.999)) == \
+        "torch.optim.AdamW([w], lr=0.01, weight_decay=0.01, betas=(0.5, 0.999))"
+
+
+def test_zigzag_is_the_closed_form_of_sgd_on_the_bowl():
+    # y_t = 1.5·f^t with f = 1 − 10·lr: for f < 0 every step flips the sign, and the distance travelled
+    # along y is Σ |y_{t+1} − y_t| = 1.5·|f − 1|·Σ |f|^t
+    for lr, flips in [(0.05, 0), (0.15, 40), (0.178, 40)]:
+        f = 1 - 10 * lr
+        run = optimizer_trajectory("bowl", "SGD", lr=lr, steps=40)
+        travel = 1.5 * abs(f - 1) * np.sum(np.abs(f) ** np.arange(40))
+        assert zigzag(run, axis=1) == (flips, pytest.approx(travel))
+    with pytest.raises(ValueError, match="axis=2 is out of range"):
+        zigzag(run, axis=2)

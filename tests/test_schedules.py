@@ -514,3 +514,59 @@ def test_plateau_explorer():
     w.controls["factor"].value = 0.0
     assert w.art["message"].get_visible() and "reached 0" in w.art["message"].get_text()
     assert np.all(np.isfinite(w.ax_lr.get_ylim()))
+
+
+def test_plateau_explorer_every_min_lr_notch_moves_the_plot_and_the_readout_says_when_nothing_changes():
+    w = EXPLORERS["plateau"]()
+    free = plateau_trace(synthetic_val_losses(60, seed=0), 0.1, patience=5, factor=0.5)
+    lowest = float(np.min(free.lr_after))
+    pngs = [w.png()]
+    for label, value in w.controls["min_lr"].options[1:]:
+        w.controls["min_lr"].value = value
+        assert w.last_error is None
+        png = w.png()
+        assert png != pngs[-1], f"min_lr {label} left the plot as it was"
+        pngs.append(png)
+        assert w.art["min_lr"].get_visible() and list(w.art["min_lr"].get_ydata()) == [value, value]
+        ref = plateau_trace(synthetic_val_losses(60, seed=0), 0.1, patience=5, factor=0.5, min_lr=value)
+        assert_allclose(w.art["lr"].get_ydata()[:-1], ref.lr)
+        says_nothing = "changes nothing here" in w.readout.value
+        assert says_nothing == (value < lowest) == bool(np.array_equal(ref.lr_after, free.lr_after))
+    w.controls["min_lr"].value = 0.0
+    assert not w.art["min_lr"].get_visible() and "min_lr = 0: no floor" in w.readout.value
+
+
+def test_plateau_explorer_makes_each_validation_curve_once(monkeypatch):
+    import course_utils.schedules as S
+
+    made = []
+    real = S.synthetic_val_losses
+    monkeypatch.setattr(S, "synthetic_val_losses", lambda *a, **k: made.append((a, k)) or real(*a, **k))
+    S._synthetic_vals.cache_clear()
+    S._synthetic_trace.cache_clear()
+    w = EXPLORERS["plateau"]()
+    for patience in range(8):
+        w.controls["patience"].value = patience
+    w.controls["seed"].value = 3
+    w.controls["factor"].value = 0.3
+    assert len(made) == 2  # seed 0 and seed 3, not once per setting
+
+
+@pytest.mark.parametrize("lr", [1e-4, 1e-3, 1.0])
+def test_lr_axis_label_stays_in_the_figure_and_says_log(lr):
+    w = LRScheduleExplorer(lr=lr)
+    renderer = w.fig.canvas.get_renderer()
+    for name in SCHEDULER_NAMES:
+        w.controls["scheduler"].value = name
+        for log_y in (False, True):
+            w.controls["log_y"].value = log_y
+            label = w.ax.yaxis.label
+            assert label.get_text() == ("learning rate (log)" if log_y else "learning rate")
+            box = label.get_window_extent(renderer)
+            low, high = w.ax.get_ylim()
+            ticks = [t.get_window_extent(renderer) for t, y in zip(w.ax.get_yticklabels(), w.ax.get_yticks())
+                     if t.get_text() and low <= y <= high]
+            assert box.x0 >= 0, f"{name}, lr={lr}, log_y={log_y}: the y label starts at x={box.x0:.1f} px"
+            assert all(t.x0 > box.x1 for t in ticks), f"{name}, lr={lr}: tick labels cover the y label"
+    plateau = EXPLORERS["plateau"]()
+    assert plateau.ax_lr.get_yscale() == "log" and plateau.ax_lr.get_ylabel() == "learning rate (log)"

@@ -54,7 +54,7 @@ _ENTRIES = (
     Explorer("label_smoothing", "losses:LabelSmoothingExplorer", "02_special_losses",
              "label smoothing: ε and the number of classes, both conventions"),
     Explorer("optimizer_trajectory", "optimizers:OptimizerExplorer", "03_optimizers_and_lr_schedules",
-             "optimizers on loss surfaces", {"compare": "Adam"}),
+             "optimizers on loss surfaces, each with its own lr, and momentum β"),
     Explorer("lr_schedule", "schedules:LRScheduleExplorer", "03_optimizers_and_lr_schedules",
              "torch.optim.lr_scheduler: the lr of every step"),
     Explorer("plateau", "schedules:PlateauExplorer", "03_optimizers_and_lr_schedules",
@@ -71,6 +71,12 @@ _ENTRIES = (
              "a ranked list: MRR, MAP@k, NDCG@k"),
     Explorer("training_dashboard", "training:TrainingDashboard", "05_training_loop",
              "the training loop: loss, optimizer, scheduler and metric together"),
+    Explorer("lr_finder", "playbook:LRFinderExplorer", "06_competition_playbook",
+             "the LR range test: smoothing, the suggestion rule and the OneCycleLR it gives"),
+    Explorer("momentum_phase", "playbook:MomentumExplorer", "06_competition_playbook",
+             "momentum's phase diagram: the rate over (lr, β), closed form and torch SGD"),
+    Explorer("leaderboard_shakeup", "playbook:LeaderboardExplorer", "06_competition_playbook",
+             "public vs private board: test-set size and true gap -> P(shake-up)"),
 )
 
 #: name -> :class:`Explorer` (a factory of a ready explorer), in the order of the notebooks.

@@ -1,4 +1,5 @@
-"""The optimizer explorer: an optimizer and a (log) learning rate -> its path on a 2-D loss surface."""
+"""The optimizer explorer: two optimizers, each with its own (log) learning rate, and a momentum β -> their
+paths on a 2-D loss surface and their losses per step."""
 
 from __future__ import annotations
 
@@ -6,26 +7,38 @@ from course_utils.checks import check_choice, check_number
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
 from course_utils.optimizers import (
+    BETA_ARGUMENT,
     OPTIMIZERS,
     SURFACES,
     _cached_trajectory,
+    beta_params,
+    optimizer_call,
     plot_run,
     update_loss_xlim,
     update_run,
     update_surface,
+    zigzag,
 )
 from course_utils.plotting import COLORS, new_figure, show_message
 
 __all__ = ["OptimizerExplorer"]
 
 _COLORS = (COLORS["focal"], COLORS["ce"])  # the "optimizer" run, the "compare with" run
+_LR_DEFAULT = 10 ** -0.75  # 0.178: a notch of the lr slider where plain SGD zig-zags along y on the bowl
 
 
 class OptimizerExplorer(PlotWidget):
-    """An optimizer and a (log) learning rate -> its path on a 2-D loss surface, and the loss per step."""
+    """Two optimizers, each with its own (log) learning rate, and a momentum β -> paths on a 2-D loss
+    surface and the loss per step.
 
-    def __init__(self, surface: str = "bowl", optimizer: str = "SGD", lr: float = 0.05, steps: int = 60,
-                 compare: str = "none"):
+    One lr means different things to different optimizers (SGD's step is lr·gradient, Adam's about
+    lr whatever the gradient), so each run has its own lr slider. β is SGD's ``momentum`` or Adam's
+    ``β1`` (:data:`~course_utils.optimizers.BETA_ARGUMENT`); optimizers without one ignore it.
+    """
+
+    def __init__(self, surface: str = "bowl", optimizer: str = "SGD", lr: float = _LR_DEFAULT,
+                 compare: str = "SGD+momentum", compare_lr: float = _LR_DEFAULT, beta: float = 0.5,
+                 steps: int = 60):
         s = SURFACES[check_choice("surface", surface, SURFACES)]
         names2d = [k for k, v in SURFACES.items() if v.dim == 2]
         if s.dim != 2:
@@ -33,16 +46,20 @@ class OptimizerExplorer(PlotWidget):
         check_choice("optimizer", optimizer, OPTIMIZERS)
         check_choice("compare", compare, ["none", *OPTIMIZERS])
         check_number("lr", lr, low=1e-4, high=10.0)
+        check_number("compare_lr", compare_lr, low=1e-4, high=10.0)
+        check_number("beta", beta, low=0.0, high=0.95)
         check_number("steps", steps, low=1, high=200, integer=True)
         controls = {
-            "surface": C.dropdown("surface", names2d, s.name),
-            "optimizer": C.dropdown("optimizer", list(OPTIMIZERS), optimizer),
-            "compare": C.dropdown("compare with", ["none", *OPTIMIZERS], compare),
+            "surface": C.dropdown("surface", names2d, s.name, width="narrow"),
+            "optimizer": C.dropdown("optimizer", list(OPTIMIZERS), optimizer, width="narrow"),
             "lr": C.log_slider("lr", float(lr), -4, 1, step=0.05),
+            "compare": C.dropdown("compare with", ["none", *OPTIMIZERS], compare),
+            "compare_lr": C.log_slider("its lr", float(compare_lr), -4, 1, step=0.05),
+            "beta": C.slider("momentum β", float(beta), 0.0, 0.95, 0.05, fmt=".2f"),
             "steps": C.slider("steps", int(steps), 1, 200, 1),
         }
-        fig, (ax, ax_loss) = new_figure((10.0, 4.6), ncols=2, gridspec_kw={"width_ratios": [1.35, 1]})
-        fig.subplots_adjust(left=0.07, right=0.98, top=0.86, bottom=0.13, wspace=0.25)
+        fig, (ax, ax_loss) = new_figure((9.0, 4.2), ncols=2, gridspec_kw={"width_ratios": [1.35, 1]})
+        fig.subplots_adjust(left=0.075, right=0.98, top=0.85, bottom=0.14, wspace=0.27)
         self.ax, self.ax_loss = ax, ax_loss
         self._surfaces: dict[str, list] = {}
         update_surface(self._surfaces, ax, s.name)
@@ -55,7 +72,7 @@ class OptimizerExplorer(PlotWidget):
                          va="bottom", color=color, fontweight="bold")
         self.message = show_message(ax, "")
         controls["surface"].observe(self._on_surface, names="value")  # (acts before the base's redraw)
-        # drawn in this order: the paths, their ends and starts over them, then the losses
+        # drawn in this order: the paths, their ends over them, then the losses
         dynamic = [artist for kind in zip(*self.runs) for artist in kind]
         super().__init__(fig, controls, dynamic=[*dynamic, self.message])
         self.refresh()
@@ -64,24 +81,40 @@ class OptimizerExplorer(PlotWidget):
         update_surface(self._surfaces, self.ax, change["new"])
         self.invalidate()
 
-    def update(self, surface, optimizer, compare, lr, steps):
-        runs = [_cached_trajectory(surface, optimizer, lr, steps),
-                _cached_trajectory(surface, compare, lr, steps) if compare != "none" else None]
+    @staticmethod
+    def _trajectory(surface, optimizer, lr, steps, beta):
+        """The run (cached), or the reason torch refuses the setting (Nesterov with β = 0)."""
+        try:
+            params = tuple(beta_params(optimizer, beta).items())
+            return _cached_trajectory(surface, optimizer, lr, steps, params), ""
+        except ValueError as exc:
+            return None, f"{optimizer} with β={beta:.2f}: torch refuses it\n({str(exc).split(': ')[-1]})"
+
+    def update(self, surface, optimizer, lr, compare, compare_lr, beta, steps):
+        first, why = self._trajectory(surface, optimizer, lr, steps, beta)
+        second, why2 = (self._trajectory(surface, compare, compare_lr, steps, beta) if compare != "none"
+                        else (None, ""))
+        runs = [first, second]
         for artists, run in zip(self.runs, runs):
             update_run(artists, run)
         update_loss_xlim(self.ax_loss, steps)
         shown = [(run, color) for run, color in zip(runs, _COLORS) if run is not None]
-        show_message(None, "\n".join(f"{run.optimizer} diverged at step {run.diverged_at}: |w| > 1e6\n"
-                                     f"lr={lr:.3g} is too large here" for run, _ in shown if run.diverged),
-                     artist=self.message)
-        rows = [self._row(SURFACES[surface], run, color) for run, color in shown]
+        notes = [w for w in (why, why2) if w] + [
+            f"{run.optimizer} diverged at step {run.diverged_at}: |w| > 1e6\n"
+            f"lr={run.lr:.3g} is too large here" for run, _ in shown if run.diverged]
+        show_message(None, "\n".join(notes), artist=self.message)
+        s = SURFACES[surface]
+        rows = [self._row(s, run, color, beta) for run, color in shown]
+        rows += [f"<b>{C.escape(w.splitlines()[0])}</b>" for w in (why, why2) if w]
+        unused = sorted({o for o in (optimizer, compare) if o in OPTIMIZERS and o not in BETA_ARGUMENT})
         self.readout.value = "<br>".join(rows) + (
             f"<br>each step: {C.code('w.grad = ∇L(w)')}; {C.code('optimizer.step()')}"
-            " (plain SGD: w ← w − lr·∇L(w))")
+            " (plain SGD: w ← w − lr·∇L(w)); each run has its own lr"
+            + (f"; β is not used by {', '.join(unused)}" if unused else ""))
 
     @staticmethod
-    def _row(s, run, color: str) -> str:
-        """One readout line: the torch call and where the run ended."""
+    def _row(s, run, color: str, beta: float) -> str:
+        """One readout line: the torch call and where the run ended (on the bowl: its zig-zag along y)."""
         if run.diverged:
             status = f"<b style='color:#d62728'>diverged at step {run.diverged_at}</b>"
         else:
@@ -89,7 +122,8 @@ class OptimizerExplorer(PlotWidget):
             outside = not (s.xlim[0] <= x <= s.xlim[1] and s.ylim[0] <= y <= s.ylim[1])
             status = f"final loss {run.losses[-1]:.3g} at ({x:.3g}, {y:.3g})" + (
                 " — <b>left the plot</b>" if outside else "")
-        cls, kw = OPTIMIZERS[run.optimizer]
-        args = "".join(f", {k}={v}" for k, v in kw.items())
-        return (f"<b style='color:{color}'>{run.optimizer}</b>: "
-                f"{C.code(f'torch.optim.{cls.__name__}([w], lr={run.lr:.3g}{args})')}: {status}")
+            if s.name == "bowl":
+                flips, travel = zigzag(run, axis=1)
+                status += f"; along y (the steep axis) it flips sign {flips}× and travels {travel:.3g}"
+        call = optimizer_call(run.optimizer, run.lr, **beta_params(run.optimizer, beta))
+        return f"<b style='color:{color}'>{run.optimizer}</b>: {C.code(call)}: {status}"

@@ -42,6 +42,8 @@ def _control(name: str, param):
         return C.dropdown(label, list(param.choices), s.value)
     if s.kind == "range":
         return C.range_slider(label, s.value, s.low, s.high, s.step)
+    if s.kind == "select":
+        return C.selection_slider(label, [(f"{v:g}", v) for v in s.options], s.value)
     return C.slider(label, s.value, s.low, s.high, s.step, fmt=s.fmt)
 
 
@@ -78,13 +80,13 @@ class LRScheduleExplorer(PlotWidget):
     def __init__(self, scheduler: str = "StepLR", epochs: int = 100, lr: float = 0.1):
         check_choice("scheduler", scheduler, SCHEDULER_NAMES)
         check_number("epochs", epochs, low=10, high=200, integer=True)
-        check_number("lr", lr, low=1e-3, high=1.0)
+        check_number("lr", lr, low=1e-4, high=1.0)
         sliders, self._args = _spec_controls(SCHEDULERS.values())
         hold = C.button("hold as reference", icon="thumb-tack", style="")
         hold.tooltip = "keep the current curve (dashed) to compare with the next one"
         controls = {"scheduler": C.dropdown("scheduler", list(SCHEDULER_NAMES), scheduler, width="normal"),
                     "epochs": C.slider("epochs", epochs, 10, 200, 1),
-                    "lr": C.log_slider("optimizer lr", float(lr), -3, 0),
+                    "lr": C.log_slider("optimizer lr", float(lr), -4, 0),
                     "log_y": C.checkbox("log y"), "hold": hold, **sliders}
         self._held: tuple | None = None  # (lrs, label) of the held curve
         self._current: tuple | None = None  # (lrs, label) of the curve shown
@@ -167,7 +169,10 @@ class LRScheduleExplorer(PlotWidget):
         ignores = (f"<b>{spec.name} ignores the optimizer's lr={lr:.3g}</b>: it starts at {lrs[0]:.4g} = "
                    f"{spec.ignores_lr}<br>" if spec.ignores_lr else "")
         held = f"<br>dashed grey: held {self._held[1]}" if self._held is not None else ""
-        return (f"{ignores}{C.code(f'optimizer = torch.optim.SGD(params, lr={lr:.3g})')}<br>"
+        unit = ("one point per <code>scheduler.step()</code> call: an epoch here; "
+                f"{spec.name} is usually stepped per batch, its lengths counted in batches<br>"
+                if spec.per_batch else "")
+        return (f"{ignores}{unit}{C.code(f'optimizer = torch.optim.SGD(params, lr={lr:.3g})')}<br>"
                 f"{C.code(f'scheduler = {scheduler_call(spec.name, **params)}')}<br>"
                 f"closed form: {spec.formula}<br>"
                 f"epoch 0: <b>{lrs[0]:.4g}</b> · epoch {epochs - 1}: <b>{lrs[-1]:.4g}</b> · "
@@ -198,7 +203,20 @@ class PlateauExplorer(PlotWidget):
     def update(self, seed, **params):
         trace = _synthetic_trace(self.epochs, seed, self.lr0, tuple(params.items()))
         update_plateau(self.art, trace)
-        self.readout.value = self._readout(trace, params)
+        self.readout.value = self._readout(trace, params) + self._min_lr_note(seed, params, trace)
+
+    def _min_lr_note(self, seed, params: dict, trace) -> str:
+        """Whether ``min_lr`` changes anything: compared with the same run at ``min_lr=0`` (cached too)."""
+        min_lr = params["min_lr"]
+        if min_lr == 0:
+            return "min_lr = 0: no floor (the dotted line shows one when min_lr &gt; 0)."
+        free = _synthetic_trace(self.epochs, seed, self.lr0, tuple({**params, "min_lr": 0.0}.items()))
+        if np.array_equal(free.lr_after, trace.lr_after):
+            return (f"<b>min_lr = {min_lr:g} changes nothing here</b>: every lr this run reaches "
+                    f"(lowest {free.lr_after.min():.3g}) is above it.")
+        held_from = int(np.argmax(trace.lr_after <= min_lr))
+        return (f"min_lr = {min_lr:g} holds the lr at {min_lr:g} from the end of epoch {held_from} "
+                f"(without it: down to {free.lr_after.min():.3g}).")
 
     @staticmethod
     def _readout(trace, params: dict) -> str:
