@@ -103,6 +103,7 @@
         img.src = src;
         img.alt = f[2];
         readout.innerHTML = m.readouts[f[1]];
+        focusable();
         var shown = function () {
           root.dispatchEvent(new CustomEvent("cu-frame", {detail: {key: key, ms: performance.now() - t0}}));
         };
@@ -134,7 +135,12 @@
     }
   }
 
+  function focusable() {  // a table or output that scrolls sideways can be scrolled by keyboard too
+    document.querySelectorAll(".cell_output .output, .cell_output table, .cu-readout table")
+      .forEach(function (el) { if (el.scrollWidth > el.clientWidth) el.tabIndex = 0; });
+  }
   function start() {
+    focusable();
     document.querySelectorAll("figure.cu-player").forEach(function (root) {
       if (!root.cuPlayer) root.cuPlayer = new Player(root);
     });
