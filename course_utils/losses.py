@@ -11,7 +11,7 @@ Public losses (stable API, used by the training-loop notebook):
 
 NumPy curves of both (:func:`focal_curve`, :func:`focal_logit_grad`, :func:`smoothed_loss_curve`) and
 their drawing (``plot_*`` / ``update_*``) serve notebook 02 and its explorers
-(``course_utils.explorers.losses``); :func:`logistic_logits_per_epoch` its first section.
+(``course_utils.explorers.losses``); the notebook's other demos are in ``course_utils.loss_demos``.
 All logs are natural logs, as in torch.
 """
 
@@ -586,30 +586,3 @@ def update_smoothed_loss(art, p_true, num_classes, eps, summary, *, p_confident=
     art["best"].set_data([summary[c]["on"] for c in CONVENTIONS], [summary[c]["best"] for c in CONVENTIONS])
     # two fixed scales: a change of limits redraws everything, so only switch when the minima need it
     art["best"].axes.set_ylim(0, 2.5 if max(summary[c]["best"] for c in CONVENTIONS) < 1.6 else 5.0)
-
-# ---------------------------------------------------------------------------------------------
-# notebook 02, section 1: a logistic regression's logits, epoch by epoch
-# ---------------------------------------------------------------------------------------------
-def logistic_logits_per_epoch(X, y, epochs=100, lr=0.3) -> torch.Tensor:
-    """Logits of a logistic regression (zero init) trained full-batch with BCE and SGD; row e: after e epochs.
-
-    Returns an (epochs + 1, N) tensor (row 0: the untrained model, every logit 0).
-    """
-    check_number("epochs", epochs, low=1, integer=True)
-    _check_finite("lr", lr, low=0, low_open=True)
-    X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-    t = torch.as_tensor(np.asarray(y), dtype=torch.float32)
-    if X.dim() != 2 or t.shape != (X.shape[0],):
-        raise ValueError(f"X has shape {tuple(X.shape)} and y {tuple(t.shape)}; allowed: (N, d) and (N,)")
-    model = nn.Linear(X.shape[1], 1)
-    nn.init.zeros_(model.weight)
-    nn.init.zeros_(model.bias)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    rows = []
-    for _ in range(epochs + 1):
-        z = model(X).squeeze(1)
-        rows.append(z.detach().clone())
-        opt.zero_grad()
-        F.binary_cross_entropy_with_logits(z, t).backward()
-        opt.step()
-    return torch.stack(rows)

@@ -316,16 +316,15 @@ _MARKS = {"steepest": ("o", COLORS["focal"]), "minimum/10": ("s", COLORS["smooth
 
 
 def plot_lr_range(ax, result: LRRange, *, ylim=None) -> dict:
-    """Raw loss (light), smoothed loss, the divergence point and the suggestions on a log-lr axis."""
-    (raw,) = ax.plot(result.lrs, result.losses, color=COLORS["ce"], alpha=0.3, lw=1,
+    """Raw loss of every recorded batch (light; static), the smoothed loss up to the stop, the divergence
+    point and the suggestions, on a log-lr axis. :func:`update_lr_range` moves all but the raw loss."""
+    (raw,) = ax.plot(result.planned[:len(result.losses)], result.losses, color=COLORS["ce"], alpha=0.3, lw=1,
                      label="loss of each batch")
     (smoothed,) = ax.plot(result.lrs, result.smoothed, color=COLORS["ce"], label="smoothed")
     (stop,) = ax.plot([], [], "x", color="k", ms=11, mew=2.5, label="divergence: stop")
     marks = {}
     for name, (marker, color) in _MARKS.items():
         (marks[name],) = ax.plot([], [], marker, color=color, ms=10, ls="none", label=name)
-    vlines = {name: ax.axvline(np.nan, color=_MARKS[name][1], ls=":", lw=1.5)
-              for name in ("steepest", "minimum/10")}
     ax.set_xscale("log")
     ax.set(xlabel="learning rate (log scale)", ylabel="training loss", title="LR range test")
     ax.set_xlim(result.planned[0], result.planned[-1])
@@ -334,14 +333,13 @@ def plot_lr_range(ax, result: LRRange, *, ylim=None) -> dict:
         ylim = (0.0, 1.5 * float(finite[0]) if finite[0] > 0 else 1.0)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    art = {"raw": raw, "smoothed": smoothed, "stop": stop, "marks": marks, "vlines": vlines}
+    art = {"raw": raw, "smoothed": smoothed, "stop": stop, "marks": marks}
     update_lr_range(art, result)
     return art
 
 
 def update_lr_range(art: dict, result: LRRange) -> None:
-    """Move the artists of :func:`plot_lr_range` to ``result``."""
-    art["raw"].set_data(result.lrs, result.losses)
+    """Move the smoothed curve, the stop and the suggestions of :func:`plot_lr_range` to ``result``."""
     art["smoothed"].set_data(result.lrs, result.smoothed)
     if result.diverged:
         art["stop"].set_data([result.lrs[-1]], [np.clip(result.smoothed[-1], None, 1e6)])
@@ -354,6 +352,3 @@ def update_lr_range(art: dict, result: LRRange) -> None:
             continue
         y = np.interp(np.log(lr), np.log(result.lrs), result.smoothed)
         line.set_data([lr], [y])
-    for name, line in art["vlines"].items():
-        lr = result.suggestions.get(name, np.nan)
-        line.set_xdata([lr, lr])

@@ -36,15 +36,19 @@ SHARE_GRID = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.18, 0.16, 0.14, 0.12, 0.1,
 # ---------------------------------------------------------------------------------------------
 # Binary classification: every share, every threshold
 # ---------------------------------------------------------------------------------------------
-def class_ratio_curves(shares=SHARE_GRID, *, n_samples=2000, separation=2.5, threshold=0.5, seed=0) -> dict:
+def class_ratio_curves(shares=SHARE_GRID, *, n_samples=2000, separation=2.5, threshold=0.5, seed=0,
+                       ranking=True) -> dict:
     """Every number of :func:`class_ratio_metrics` over a grid of shares, as arrays (fast).
 
     Counts come from numpy, ROC-AUC and average precision of the model from scikit-learn; the
     constant baseline has ROC-AUC 0.5 and average precision = positive share. Keys: ``share``,
     ``n_positive``, ``model`` and ``baseline`` (dicts of arrays, with counts ``tn, fp, fn, tp``).
+    ``ranking=False`` leaves out ROC-AUC and average precision (two scikit-learn calls per share,
+    most of the time this takes) for a caller that shows only the thresholded metrics.
     """
     shares = [_check_share("shares", s) for s in np.atleast_1d(shares).tolist()]
     check_number("threshold", threshold, low=0, high=1)
+    check_type("ranking", ranking, bool, "True or False")
     rows = {"model": [], "baseline": []}
     realized, n_positive = [], []
     for share in shares:
@@ -52,14 +56,15 @@ def class_ratio_curves(shares=SHARE_GRID, *, n_samples=2000, separation=2.5, thr
         n_pos = int(y_true.sum())
         n_neg = y_true.size - n_pos
         counts = {k: int(v[0]) for k, v in threshold_counts(y_true, y_score, threshold).items()}
-        counts["roc_auc"] = skm.roc_auc_score(y_true, y_score)
-        counts["average_precision"] = skm.average_precision_score(y_true, y_score)
-        rows["model"].append(counts)
         if majority_label(y_true) == 1:
             base = {"tn": 0, "fp": n_neg, "fn": 0, "tp": n_pos}
         else:
             base = {"tn": n_neg, "fp": 0, "fn": n_pos, "tp": 0}
-        base.update(roc_auc=0.5, average_precision=n_pos / y_true.size)
+        if ranking:
+            counts["roc_auc"] = skm.roc_auc_score(y_true, y_score)
+            counts["average_precision"] = skm.average_precision_score(y_true, y_score)
+            base.update(roc_auc=0.5, average_precision=n_pos / y_true.size)
+        rows["model"].append(counts)
         rows["baseline"].append(base)
         realized.append(n_pos / y_true.size)
         n_positive.append(n_pos)

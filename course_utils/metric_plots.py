@@ -1,16 +1,20 @@
 """Drawing for the metric explorers: ``plot_x(ax, <data>)`` draws, returns artists; ``update_x`` changes them.
 
-Confusion matrices, metric-vs-share curves, threshold sweeps, ROC and precision-recall curves,
-per-class F1 bars, a ranked list with its per-rank terms, bars with their values, and the MAE-vs-MSE
-outlier panels. Only matplotlib and numpy: the numbers come from :mod:`course_utils.metrics` and
-:mod:`course_utils.metric_demos`.
+Metric-vs-share curves, threshold sweeps, ROC and precision-recall curves, per-class F1 bars, a
+ranked list, bars, and the MAE-vs-MSE outlier panels. Only matplotlib and numpy: the numbers come
+from :mod:`course_utils.metrics` and :mod:`course_utils.metric_demos`.
+
+Drawn for the explorers' budget of a few milliseconds a move: what changes on a move is a handful of
+lines, markers and collections; numbers that change go to the explorer's readout, not into text
+artists (each costs 0.3 ms or more to draw).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
 
 from course_utils.plotting import COLORS
 
@@ -37,45 +41,12 @@ def _set_point(line, point) -> None:
 # ---------------------------------------------------------------------------------------------
 # Binary classification
 # ---------------------------------------------------------------------------------------------
-def plot_binary_confusion(ax, tn, fp, fn, tp, title, *, note=""):
-    """A 2x2 confusion matrix with its counts (rows: true label, columns: predicted); returns the count texts.
-
-    Correct cells (TN, TP) are tinted blue, errors (FP, FN) orange; ``note`` is written under it.
-    """
-    ax.set(xlim=(-0.5, 1.5), ylim=(1.5, -0.5))
-    ax.set_aspect("equal")
-    for i, row in enumerate((("TN", "FP"), ("FN", "TP"))):
-        for j, name in enumerate(row):
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fc="#deebf7" if i == j else "#fde0c5",
-                                   ec="white", lw=3))
-            ax.text(j, i - 0.24, name, ha="center", va="center", fontsize="small", color="#444444")
-    ax.set_xticks([0, 1], ["pred 0", "pred 1"])
-    ax.set_yticks([0, 1], ["true 0", "true 1"], rotation=90, va="center")
-    ax.set_title(title)
-    ax.grid(False)
-    ax.tick_params(length=0)
-    for side in ("top", "right", "bottom", "left"):
-        ax.spines[side].set_visible(False)
-    if note:
-        ax.text(0.5, -0.2, note, transform=ax.transAxes, ha="center", va="top", fontsize="small",
-                color="#a00000")
-    texts = [ax.text(j, i + 0.1, "", ha="center", va="center", fontsize="large", fontweight="bold")
-             for i in range(2) for j in range(2)]
-    update_binary_confusion(texts, tn, fp, fn, tp)
-    return texts
-
-
-def update_binary_confusion(texts, tn, fp, fn, tp) -> None:
-    """Write the counts into the texts returned by :func:`plot_binary_confusion`."""
-    for text, count in zip(texts, (tn, fp, fn, tp)):
-        text.set_text(str(int(count)))
-
-
 def plot_metric_vs_share(ax, curves, metrics, index, *, title):
     """Two ``metrics`` (solid, dashed) against the positive share, model and baseline, marked at ``index``.
 
     ``curves``: :func:`course_utils.metric_demos.class_ratio_curves`. The share axis is logarithmic
-    with 50 % on the left, like the slider. Returns the marker artists ``{"line", "points"}``.
+    (and labelled so) with 50 % on the left, like the slider. Returns the marker artists
+    ``{"line", "points"}``.
     """
     pct = 100 * curves["share"]
     for who, color, name in (("model", _MODEL, "model"), ("baseline", _BASE, "always-negative")):
@@ -87,7 +58,7 @@ def plot_metric_vs_share(ax, curves, metrics, index, *, title):
     ticks = [50, 20, 10, 5, 2, 1, 0.5]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.minorticks_off()
-    ax.set_xlabel("positive share (%)")
+    ax.set_xlabel("positive share (%, log scale)")
     ax.set_title(title)
     artists = {"line": ax.axvline(pct.max(), color=_ACCENT, lw=1.5, ls=":"), "points": _marker(ax, size=8)}
     update_metric_vs_share(artists, curves, metrics, index)
@@ -109,26 +80,40 @@ def plot_model_baseline_legend(fig, threshold, *, anchor=(0.36, 1.0)):
                       loc="upper center", ncol=2, frameon=False, bbox_to_anchor=anchor)
 
 
-def plot_threshold_sweep(ax, sweep, threshold):
-    """Precision, recall and F1 against the threshold, a dotted line at ``threshold``; returns the artists.
+def plot_threshold_sweep(ax, sweep, at):
+    """Precision, recall and F1 against the threshold; a dotted line and markers at the row ``at``.
 
-    ``sweep``: :func:`course_utils.metric_demos.threshold_sweep`.
+    ``sweep``: :func:`course_utils.metric_demos.threshold_sweep`; ``at``: one row of it
+    (:func:`~course_utils.metric_demos.row_at`). Returns ``{"lines", "threshold", "points"}``: the
+    curves change only with the data (:func:`update_threshold_sweep`), the line and the markers
+    with the threshold (:func:`update_threshold_marker`).
     """
     lines = {k: ax.plot([], [], color=color, label=METRIC_LABELS[k])[0]
              for k, color in (("precision", COLORS["focal"]), ("recall", COLORS["smooth"]), ("f1", _MODEL))}
     ax.set(xlim=(-0.02, 1.02), ylim=(-0.04, 1.04), xlabel="threshold (predict 1 if score >= t)")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 0.99), ncol=3, frameon=False, fontsize="small",
               handlelength=1.2, columnspacing=1.0)
-    artists = {"lines": lines, "threshold": ax.axvline(threshold, color=_ACCENT, lw=2, ls=":")}
-    update_threshold_sweep(artists, sweep, threshold)
+    artists = {"lines": lines, "threshold": ax.axvline(at["threshold"], color=_ACCENT, lw=2, ls=":"),
+               "points": _marker(ax, size=7)}
+    update_threshold_sweep(artists, sweep)
+    update_threshold_marker(artists, at)
     return artists
 
 
-def update_threshold_sweep(artists, sweep, threshold) -> None:
-    """Redraw the curves of :func:`plot_threshold_sweep` for ``sweep`` and move the threshold line."""
+def update_threshold_sweep(artists, sweep) -> None:
+    """Show the curves of ``sweep`` in the artists of :func:`plot_threshold_sweep`."""
     for k, line in artists["lines"].items():
         line.set_data(sweep["threshold"], sweep[k])
-    artists["threshold"].set_xdata([threshold, threshold])
+
+
+def update_threshold_marker(artists, at) -> None:
+    """Move the threshold line and the markers of :func:`plot_threshold_sweep` to the row ``at``.
+
+    An undefined precision (nan: nothing predicted positive) has no marker.
+    """
+    t = at["threshold"]
+    artists["threshold"].set_xdata([t, t])
+    artists["points"].set_data([t] * 3, [at[k] for k in artists["lines"]])
 
 
 def plot_roc(ax, curves, point=None, *, marker=True, title="ROC curve", label="model", lw=None):
@@ -201,76 +186,64 @@ def plot_per_class_f1(ax, f1, support, *, title="per-class F1"):
 
 
 # ---------------------------------------------------------------------------------------------
-# Bars with their values (the outlier's share, a query's metrics)
+# Bars (a query's metrics)
 # ---------------------------------------------------------------------------------------------
-def plot_value_bars(ax, names, values, colors, *, percent=False, title=""):
-    """Bars of ``values`` (in [0, 1]) with each value written above its bar; returns ``{"bars", "texts"}``.
-
-    ``percent``: values and the y axis read as percentages.
-    """
+def plot_value_bars(ax, names, values, colors, *, title=""):
+    """Bars of ``values`` in [0, 1] (the values themselves belong in the readout); returns ``{"bars"}``."""
     bars = ax.bar(list(names), list(values), color=list(colors))
-    texts = [ax.text(i, 0, "", ha="center", va="bottom", fontsize="large") for i in range(len(bars))]
-    ax.set(ylim=(0, 1.18 if not percent else 1.15), title=title)
-    if percent:
-        ax.set_yticks([0, 0.25, 0.5, 0.75, 1], ["0", "25 %", "50 %", "75 %", "100 %"])
-    artists = {"bars": list(bars), "texts": texts, "percent": percent}
+    ax.set(ylim=(0, 1.05), title=title)
+    artists = {"bars": list(bars)}
     update_value_bars(artists, values)
     return artists
 
 
 def update_value_bars(artists, values) -> None:
-    """Set the heights and labels of the bars made by :func:`plot_value_bars`."""
-    for bar, text, value in zip(artists["bars"], artists["texts"], values):
+    """Set the heights of the bars made by :func:`plot_value_bars`."""
+    for bar, value in zip(artists["bars"], values):
         bar.set_height(value)
-        text.set_position((bar.get_x() + bar.get_width() / 2, value + 0.02))
-        text.set_text(f"{100 * value:.1f} %" if artists["percent"] else f"{value:.3f}")
 
 
 # ---------------------------------------------------------------------------------------------
 # Ranking
 # ---------------------------------------------------------------------------------------------
-def plot_ranked_list(ax, relevance, k, breakdown):
-    """A ranked list as a row of boxes (rank 1 on the left) with its per-rank terms and the cut-off ``k``.
+_BOX_W, _BOX_H = 0.84, 0.9
+_OUTSIDE_ALPHA = 0.3  # items below the cut-off k
 
-    ``breakdown``: :func:`course_utils.metric_demos.ranking_breakdown` of ``relevance`` and ``k``.
-    Rows: the relevance (box shade), precision@r and gain / log2(r + 1) of the hits inside the top
-    k (the terms of AP@k and DCG@k). Returns the artists for :func:`update_ranked_list`.
+
+def plot_ranked_list(ax, relevance, k):
+    """A ranked list as a row of boxes (rank 1 on the left), shaded by relevance, and the cut-off ``k``.
+
+    One collection for the boxes, one marker line per relevance level for the digits in them, one
+    dashed line for the cut-off: a move redraws six artists whatever the list's length. Items
+    below the cut-off are faded. The per-rank terms of AP@k and DCG@k belong in the readout.
+    Returns the artists for :func:`update_ranked_list`.
     """
     n_items = len(relevance)
-    ranks = range(1, n_items + 1)
-    ax.set(xlim=(0.4, n_items + 0.6), ylim=(-3.3, 1.2))
+    ranks = np.arange(1, n_items + 1)
+    ax.set(xlim=(0.4, n_items + 0.6), ylim=(-0.15, 1.35))
     ax.axis("off")
     for r in ranks:
         ax.text(r, 1.0, f"#{r}", ha="center", va="bottom", fontsize="small")
-    for y, name in zip((0.45, -1.0, -2.3), ("relevance", "precision@r", "gain / log2(r+1)")):
-        ax.text(0.38, y, name, ha="right", va="center", fontsize="small")
-    artists = {
-        "boxes": [ax.add_patch(Rectangle((r - 0.42, 0.0), 0.84, 0.9, ec="black", lw=1.2)) for r in ranks],
-        "rel": [ax.text(r, 0.45, "", ha="center", va="center", fontsize="large", fontweight="bold")
-                for r in ranks],
-        "prec": [ax.text(r, -1.0, "", ha="center", va="center", fontsize="small") for r in ranks],
-        "gain": [ax.text(r, -2.3, "", ha="center", va="center", fontsize="small") for r in ranks],
-        "cut": ax.axvline(k + 0.5, color=_ACCENT, lw=2.5, ls="--"),
-        "cut_label": ax.text(k + 0.58, -3.25, "", color=_ACCENT, ha="left", va="bottom", fontsize="small"),
-    }
-    update_ranked_list(artists, relevance, k, breakdown)
+    boxes = PolyCollection([[(r - _BOX_W / 2, 0), (r + _BOX_W / 2, 0), (r + _BOX_W / 2, _BOX_H),
+                             (r - _BOX_W / 2, _BOX_H)] for r in ranks], linewidths=1.2)
+    ax.add_collection(boxes, autolim=False)
+    digits = [ax.plot([], [], ls="none", marker=f"${level}$", ms=13, color="black", mew=0)[0]
+              for level in range(len(_SHADES))]
+    artists = {"boxes": boxes, "digits": digits, "cut": ax.axvline(k + 0.5, color=_ACCENT, lw=2.5, ls="--")}
+    update_ranked_list(artists, relevance, k)
     return artists
 
 
-def update_ranked_list(artists, relevance, k, breakdown) -> None:
-    """Show ``relevance``, the cut-off ``k`` and the terms of ``breakdown`` (see :func:`plot_ranked_list`)."""
-    for r, rel in enumerate(relevance):
-        inside = r < k
-        box = artists["boxes"][r]
-        box.set_facecolor(_SHADES[min(int(rel), len(_SHADES) - 1)])
-        box.set_alpha(1.0 if inside else 0.35)
-        artists["rel"][r].set_text(f"{int(rel)}")
-        shown = rel > 0 and inside  # only the terms that enter AP@k and DCG@k
-        artists["prec"][r].set_text(f"{breakdown['hits'][r]}/{r + 1}" if shown else "")
-        artists["gain"][r].set_text(f"{breakdown['gains'][r]:.2f}" if shown else "")
+def update_ranked_list(artists, relevance, k) -> None:
+    """Show ``relevance`` and the cut-off ``k`` in the artists of :func:`plot_ranked_list`."""
+    levels = np.minimum(np.asarray(relevance, dtype=int), len(_SHADES) - 1)
+    alpha = np.where(np.arange(levels.size) < k, 1.0, _OUTSIDE_ALPHA)
+    artists["boxes"].set_facecolors([to_rgba(_SHADES[v], a) for v, a in zip(levels, alpha)])
+    artists["boxes"].set_edgecolors([to_rgba("black", a) for a in alpha])
+    for level, line in enumerate(artists["digits"]):
+        at = np.flatnonzero(levels == level)
+        line.set_data(at + 1, np.full(at.size, _BOX_H / 2))
     artists["cut"].set_xdata([k + 0.5, k + 0.5])
-    artists["cut_label"].set_position((k + 0.58, -3.25))
-    artists["cut_label"].set_text(f"k = {k}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,19 +270,54 @@ def update_outlier_data(artists, x, y_true, y_pred, outlier) -> None:
 
 
 def plot_outlier_curves(ax, curves, at):
-    """MAE and RMSE against the outlier's size (``curves``: ``outlier_metric_curves`` over a grid).
+    """MAE (left axis, units of y) and MSE (right axis, units of y²) against the outlier's size.
 
-    ``at``: one row of ``curves`` (the current outlier); returns its markers.
+    Each on its own axis, so that their shapes compare: MAE a straight line, MSE a parabola.
+    ``curves``: :func:`course_utils.metric_demos.outlier_metric_curves` over a grid; ``at``: one row
+    of it (the current outlier). Returns ``{"mae", "mse"}``, the two markers.
     """
-    ax.plot(curves["outlier"], curves["mae"], color=_MODEL, label="MAE")
-    ax.plot(curves["outlier"], curves["rmse"], color=COLORS["focal"], label="RMSE = sqrt(MSE)")
-    marks = _marker(ax, size=9)
-    ax.set(xlabel="outlier size", ylabel="metric (units of y)", title="MAE vs RMSE")
-    ax.legend(loc="upper left", fontsize="small")
+    mse_color = COLORS["focal"]
+    line_mae = ax.plot(curves["outlier"], curves["mae"], color=_MODEL, label="MAE (left axis)")[0]
+    ax.set_xlabel("outlier size")
+    ax.set_ylabel("MAE (units of y)", color=_MODEL)
+    twin = ax.twinx()
+    line_mse = twin.plot(curves["outlier"], curves["mse"], "--", color=mse_color, label="MSE (right axis)")[0]
+    twin.set_ylabel("MSE (units of y²)", color=mse_color)
+    twin.spines["right"].set_visible(True)
+    twin.grid(False)
+    for axis, top in ((ax, curves["mae"].max()), (twin, curves["mse"].max())):
+        axis.set_ylim(0, 1.08 * top)
+    ax.legend([line_mae, line_mse], [line_mae.get_label(), line_mse.get_label()], loc="upper left",
+              fontsize="small")
+    ax.set_title("MAE: a line, MSE: a parabola")
+    marks = {"mae": _marker(ax, size=9), "mse": _marker(twin, size=9)}
     update_outlier_curves(marks, at)
     return marks
 
 
 def update_outlier_curves(marks, at) -> None:
-    """Move the markers of :func:`plot_outlier_curves` to ``at`` (a row: ``outlier``, ``mae``, ``rmse``)."""
-    marks.set_data([at["outlier"]] * 2, [at["mae"], at["rmse"]])
+    """Move the markers of :func:`plot_outlier_curves` to ``at`` (a row: ``outlier``, ``mae``, ``mse``)."""
+    _set_point(marks["mae"], (at["outlier"], at["mae"]))
+    _set_point(marks["mse"], (at["outlier"], at["mse"]))
+
+
+def plot_outlier_shares(ax, curves, at):
+    """The outlier's share of the sum of |r| (MAE) and of r² (MSE) against its size, in %.
+
+    Both climb toward 100 % (the one big term takes over its sum); the squared one much sooner.
+    Returns the markers (one line, two points) for :func:`update_outlier_shares`.
+    """
+    ax.plot(curves["outlier"], curves["mae_share"], color=_MODEL, label="of the MAE sum")
+    ax.plot(curves["outlier"], curves["mse_share"], "--", color=COLORS["focal"], label="of the MSE sum")
+    ax.axhline(1.0, color=_BASE, lw=1, ls=":")
+    ax.set(ylim=(0, 1.08), xlabel="outlier size", title="the outlier's share")
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1], ["0", "25 %", "50 %", "75 %", "100 %"])
+    ax.legend(loc="lower right", fontsize="small")
+    marks = _marker(ax, size=9)
+    update_outlier_shares(marks, at)
+    return marks
+
+
+def update_outlier_shares(marks, at) -> None:
+    """Move the markers of :func:`plot_outlier_shares` to ``at`` (a row with the two shares)."""
+    marks.set_data([at["outlier"]] * 2, [at["mae_share"], at["mse_share"]])

@@ -223,10 +223,16 @@ def optimizer_trajectory(surface, optimizer: str = "SGD", lr: float = 0.1, steps
     ``diverged_at`` set, when a coordinate passes :data:`DIVERGENCE_BOUND` or turns inf/NaN; the
     points kept are all finite.
     """
+    check_number("lr", lr, low=0.0, low_open=True)
+    s, start_arr = _check_run(surface, optimizer, steps, start, params)
+    return _run(s, optimizer, float(lr), int(steps), start_arr, params)
+
+
+def _check_run(surface, optimizer, steps, start, params) -> tuple[Surface, np.ndarray]:
+    """The checks :func:`optimizer_trajectory` and :func:`optimizer_trajectories` share: (surface, start)."""
     s = _surface(surface)
     check_type("optimizer", optimizer, str, f"one of {', '.join(map(repr, OPTIMIZERS))}")
     check_choice("optimizer", optimizer, OPTIMIZERS)
-    check_number("lr", lr, low=0.0, low_open=True)
     check_number("steps", steps, low=1, high=100_000, integer=True)
     start = s.start if start is None else start
     start_arr = np.atleast_1d(np.asarray(start, dtype=float))
@@ -234,7 +240,7 @@ def optimizer_trajectory(surface, optimizer: str = "SGD", lr: float = 0.1, steps
         raise ValueError(f"start={start!r} is not allowed; allowed: {s.dim} finite number(s) "
                          f"for surface {s.name!r}")
     _check_optimizer_params(optimizer, params)
-    return _run(s, optimizer, float(lr), int(steps), start_arr, params)
+    return s, start_arr
 
 
 def _run(s: Surface, optimizer: str, lr: float, steps: int, start: np.ndarray, params: dict) -> Trajectory:
@@ -274,19 +280,10 @@ def optimizer_trajectories(surface, optimizer: str = "SGD", lrs=(0.1,), steps: i
     ``weight_decay`` is added to the gradient first, as torch does). Equal to one torch run per lr
     up to rounding (about one ulp per step).
     """
-    s = _surface(surface)
-    check_type("optimizer", optimizer, str, f"one of {', '.join(map(repr, OPTIMIZERS))}")
-    check_choice("optimizer", optimizer, OPTIMIZERS)
     lr_arr = np.atleast_1d(np.asarray(lrs, dtype=float))
     if lr_arr.ndim != 1 or lr_arr.size == 0 or not np.all(np.isfinite(lr_arr) & (lr_arr > 0)):
         raise ValueError(f"lrs={lrs!r} is not allowed; allowed: one or more finite learning rates > 0")
-    check_number("steps", steps, low=1, high=100_000, integer=True)
-    start = s.start if start is None else start
-    start_arr = np.atleast_1d(np.asarray(start, dtype=float))
-    if start_arr.shape != (s.dim,) or not np.all(np.isfinite(start_arr)):
-        raise ValueError(f"start={start!r} is not allowed; allowed: {s.dim} finite number(s) "
-                         f"for surface {s.name!r}")
-    _check_optimizer_params(optimizer, params)
+    s, start_arr = _check_run(surface, optimizer, steps, start, params)
     points, diverged_at = _run_many(s, optimizer, lr_arr, int(steps), start_arr, params)
     return [_row(s, points, diverged_at, k, optimizer, float(lr)) for k, lr in enumerate(lr_arr)]
 

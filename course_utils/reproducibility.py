@@ -13,12 +13,17 @@ from course_utils.checks import check_number
 
 
 def set_seed(seed: int = 0, *, deterministic: bool = True) -> int:
-    """Seed Python, NumPy and torch (CPU and CUDA); return the seed."""
+    """Seed Python, NumPy and torch (CPU and CUDA); return the seed.
+
+    With ``deterministic`` and a CUDA device, also ask torch for deterministic GPU algorithms. On the
+    CPU the course's operations are deterministic already, and that switch would import torch's
+    compiler (about 70 MB and seconds of a notebook's first cell), so it is left alone there.
+    """
     check_number("seed", seed, low=0, high=2**32 - 1, integer=True)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    if deterministic:
+    if deterministic and torch.cuda.is_available():
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
@@ -55,16 +60,17 @@ def torch_threads(n: int | None):
 
 
 def versions() -> str:
-    """One line with the versions the course runs on and the device it will train on."""
-    import platform
+    """One line with the versions the course runs on and the device it will train on.
 
-    import ipywidgets
-    import matplotlib
-    import sklearn
+    The versions come from the installed packages' metadata: printing them does not import
+    scikit-learn or ipywidgets (some 70 MB of a kernel that may not need them).
+    """
+    import platform
+    from importlib.metadata import version
 
     from course_utils import __version__
 
     return (f"course_utils {__version__} | python {platform.python_version()} | "
-            f"torch {torch.__version__} | numpy {np.__version__} | scikit-learn {sklearn.__version__} | "
-            f"matplotlib {matplotlib.__version__} | ipywidgets {ipywidgets.__version__} | "
+            f"torch {torch.__version__} | numpy {np.__version__} | scikit-learn {version('scikit-learn')} | "
+            f"matplotlib {version('matplotlib')} | ipywidgets {version('ipywidgets')} | "
             f"device {get_device()}")

@@ -4,7 +4,8 @@
   (keys of ``course_utils.optimizers.OPTIMIZERS``), :func:`make_scheduler` (torch class names);
 * the loop :func:`train` (the history as a dict of per-epoch lists), one run :func:`run_experiment`
   (:class:`TrainConfig` in, :class:`RunResult` out), the loss comparison :func:`compare_losses` (one
-  seed) or :func:`compare_over_seeds`, and what they show: :func:`results_html`, :func:`describe_comparison`;
+  seed) or :func:`compare_over_seeds`; what they show (``results_html``, ``describe_comparison``) is in
+  :mod:`course_utils.training_report` and reachable from here (``T.results_html``);
 * drawing on given axes: :func:`plot_history` / :func:`update_history`, :func:`plot_recall` /
   :func:`update_recall`, :func:`plot_confusion`.
 
@@ -16,16 +17,16 @@ ones its formulas in NumPy (:func:`epoch_metrics`).
 from __future__ import annotations
 
 import functools
-import html
+import inspect
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
 from torch import nn
-from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torch.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
@@ -47,17 +48,24 @@ def _optimizer_call(name: str) -> str:
 
 #: The optimizers the dashboard offers (keys of ``course_utils.optimizers.OPTIMIZERS``) and what they build.
 TRAINING_OPTIMIZERS = {name: _optimizer_call(name) for name in ("SGD+momentum", "Adam", "AdamW")}
-#: Schedulers by torch class name (stepped once per epoch) and their settings.
+_ONE_CYCLE_ARGS = inspect.signature(OneCycleLR).parameters
+#: The momentum (SGD) or β₁ (Adam) range OneCycleLR cycles through by default (not the optimizer's own).
+ONE_CYCLE_MOMENTUM = (_ONE_CYCLE_ARGS["base_momentum"].default, _ONE_CYCLE_ARGS["max_momentum"].default)
+#: Schedulers by torch class name (stepped once per epoch here) and their settings.
 TRAINING_SCHEDULERS = {
     "constant": "no scheduler", "StepLR": "step_size=epochs // 3, gamma=0.1 (÷10 at 1/3, 2/3)",
-    "CosineAnnealingLR": "T_max=epochs", "OneCycleLR": "max_lr=lr, total_steps=epochs",
+    "CosineAnnealingLR": "T_max=epochs",
+    "OneCycleLR": (f"max_lr=lr, total_steps=epochs (stepped per epoch here, usually per batch); it also "
+                   f"cycles the momentum (SGD) or β₁ (Adam) {ONE_CYCLE_MOMENTUM[1]}→{ONE_CYCLE_MOMENTUM[0]}→"
+                   f"{ONE_CYCLE_MOMENTUM[1]} in place of the optimizer's own"),
     "ReduceLROnPlateau": "factor=0.5, patience=3, on the validation loss"}
 MODELS = ("mlp", "cnn")
 #: An lr that works for each offered optimizer on this data (the dashboard's lr follows the optimizer).
 DEFAULT_LR = {"SGD+momentum": 0.1, "Adam": 1e-2, "AdamW": 1e-2}
 LOSS_COLORS = {"ce": COLORS["ce"], "weighted_ce": "#9467bd", "focal": COLORS["focal"],
                "label_smoothing": COLORS["smooth"]}
-HISTORY_KEYS = ("epoch", "lr", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "val_recall")
+HISTORY_KEYS = ("epoch", "lr", "momentum", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
+                "val_recall")
 #: Metrics the comparison sentences can compare: RunResult attribute -> (name, which way is better).
 COMPARED_METRICS = {"rare_recall": ("rare-class recall", "higher"), "macro_f1": ("macro-F1", "higher"),
                     "accuracy": ("accuracy", "higher"), "ece": ("ECE", "lower")}
@@ -199,7 +207,8 @@ def train(model, criterion, optimizer, train_loader, X_val, y_val, *, epochs, sc
     """Train ``model`` for ``epochs`` epochs; return the history, a dict of per-epoch lists (HISTORY_KEYS).
 
     ``train_loss`` is the mean of the batch losses weighted by batch size; ``val_*`` are measured after the
-    epoch; ``lr`` is the learning rate used during the epoch. ``on_epoch_end(history, model)`` runs after
+    epoch; ``lr`` is the learning rate used during the epoch, ``momentum`` SGD's momentum or Adam's β₁ then
+    (None for an optimizer without one; OneCycleLR changes it). ``on_epoch_end(history, model)`` runs after
     every epoch (the dashboard redraws there). Raises FloatingPointError when the loss becomes inf/nan.
     """
     device = device or get_device()
@@ -210,6 +219,7 @@ def train(model, criterion, optimizer, train_loader, X_val, y_val, *, epochs, sc
     history = {key: [] for key in HISTORY_KEYS}
     for epoch in tqdm(range(1, epochs + 1), desc="epochs", disable=not progress):
         lr = optimizer.param_groups[0]["lr"]           # the lr used during this epoch
+        momentum = _momentum(optimizer)                # SGD's momentum / Adam's β1 in this epoch
         model.train()
         loss_sum, seen = 0.0, 0
         for x, y in train_loader:
@@ -231,13 +241,26 @@ def train(model, criterion, optimizer, train_loader, X_val, y_val, *, epochs, sc
             scheduler.step(val_loss)                   # 6. plateau: watch the validation loss
         elif scheduler is not None:
             scheduler.step()                           # 6. schedule: once per epoch
-        record = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "val_loss": val_loss,
-                  **epoch_metrics(y_val.cpu().numpy(), pred.cpu().numpy(), n_classes)}
+        record = {"epoch": epoch, "lr": lr, "momentum": momentum, "train_loss": train_loss,
+                  "val_loss": val_loss, **epoch_metrics(y_val.cpu().numpy(), pred.cpu().numpy(), n_classes)}
         for key, value in record.items():
             history[key].append(value)
         if on_epoch_end is not None:
             on_epoch_end(history, model)
     return history
+
+
+def _momentum(optimizer) -> float | None:
+    """SGD's ``momentum`` or Adam's β₁ in the optimizer's first group (None if it has neither)."""
+    group = optimizer.param_groups[0]
+    if "betas" in group:
+        return float(group["betas"][0])
+    return float(group["momentum"]) if "momentum" in group else None
+
+
+def optimizer_momentum(name: str) -> float | None:
+    """The momentum (SGD) or β₁ (Adam) that ``make_optimizer(name, ...)`` sets, read off a torch optimizer."""
+    return _momentum(make_optimizer(name, [torch.zeros(1, requires_grad=True)], 1.0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,9 +292,17 @@ class TrainConfig:
         check_number("hidden", self.hidden, low=1, integer=True)
 
     def label(self) -> str:
-        """Short description for tables and titles."""
-        return (f"{LOSSES[self.loss]} · {self.optimizer} lr={self.lr:.3g} · {self.scheduler} · "
-                f"{self.epochs} ep · seed {self.seed}")
+        """Short description for tables and titles (with OneCycleLR: the momentum it cycles)."""
+        return (f"{LOSSES[self.loss]} · {self.optimizer} lr={self.lr:.3g} · {self.scheduler}"
+                f"{self.cycled_momentum()} · {self.epochs} ep · seed {self.seed}")
+
+    def cycled_momentum(self) -> str:
+        """``" (momentum cycled 0.95→0.85→0.95)"``: what OneCycleLR does to the optimizer ("" otherwise)."""
+        if self.scheduler != "OneCycleLR":
+            return ""
+        name = "momentum" if OPTIMIZERS[self.optimizer][0] is torch.optim.SGD else "β₁"
+        low, high = ONE_CYCLE_MOMENTUM
+        return f" ({name} cycled {high}→{low}→{high})"
 
 
 @dataclass(eq=False)
@@ -413,121 +444,6 @@ def compare_over_seeds(seeds=(0, 1, 2), losses=tuple(LOSSES), *, data_options=No
             for run in compare_losses(load_imbalanced_digits(seed=s, **options), losses, seed=s, **config)]
 
 
-def results_table(runs) -> list[dict]:
-    """One row per run: its config, accuracy, macro-F1, rare-class recall and recall per class."""
-    rows = []
-    for i, run in enumerate(runs, 1):
-        row = {"run": i, **asdict(run.config), "accuracy": run.accuracy, "macro_f1": run.macro_f1,
-               "rare_recall": run.rare_recall(), "seconds": run.seconds}
-        row.update({f"recall_{c}": r for c, r in enumerate(run.recall)})
-        rows.append(row)
-    return rows
-
-
-def results_html(runs) -> str:
-    """The result table as HTML (accuracy next to macro-F1, recall per class, rare classes marked)."""
-    if not runs:
-        return "<i>No runs yet: press Train.</i>"
-    rare = set(runs[0].rare_classes().tolist())
-    n = len(runs[0].train_counts)
-    head = ["#", "loss", "optimizer", "scheduler", "lr", "epochs", "seed", "accuracy", "<b>macro-F1</b>",
-            "rare recall"] + [f"{'<u>' if c in rare else ''}rec {c}{'</u>' if c in rare else ''}"
-                              for c in range(n)]
-    cell = "style='padding:1px 6px;text-align:right;white-space:nowrap'"
-    lines = ["<div style='overflow-x:auto'><table style='border-collapse:collapse;font-size:90%'>",
-             "<tr>" + "".join(f"<th {cell}>{h}</th>" for h in head) + "</tr>"]
-    for row in results_table(runs):
-        values = [row["run"], html.escape(LOSSES[row["loss"]]), row["optimizer"], row["scheduler"],
-                  f"{row['lr']:.3g}", row["epochs"], row["seed"], f"{row['accuracy']:.3f}",
-                  f"<b>{row['macro_f1']:.3f}</b>", f"{row['rare_recall']:.2f}"]
-        values += [f"{row[f'recall_{c}']:.2f}" for c in range(n)]
-        lines.append("<tr>" + "".join(f"<td {cell}>{v}</td>" for v in values) + "</tr>")
-    lines.append("</table></div>")
-    lines.append(f"<small>rare recall = mean recall of the 3 rarest classes "
-                 f"({', '.join(map(str, sorted(rare)))}, underlined). "
-                 "Metrics on the validation split, from scikit-learn.</small>")
-    return "\n".join(lines)
-
-
-def describe_comparison(runs, reference: str = "ce",
-                        metrics=("rare_recall", "macro_f1", "accuracy")) -> list[str]:
-    """Sentences that state what the runs' own numbers show (nothing is assumed).
-
-    Runs of one seed (:func:`compare_losses`): the best loss by macro-F1 and by accuracy, the rare-class
-    recall of each, each loss against ``reference`` ("rises 0.52 → 0.74"). Runs of several seeds
-    (:func:`compare_over_seeds`): each loss against ``reference`` on the same seeds, per metric of
-    ``metrics`` (keys of :data:`COMPARED_METRICS`): higher / lower on every seed, or mixed.
-    """
-    if not runs:
-        return []
-    for metric in metrics:
-        check_choice("metrics", metric, COMPARED_METRICS)
-    if len({r.config.seed for r in runs}) > 1:
-        return _describe_seeds(runs, reference, metrics)
-    name = {id(r): LOSSES[r.config.loss] for r in runs}
-
-    def highest(metric):  # every run that ties for the top at the printed precision
-        top = max(round(getattr(r, metric), 3) for r in runs)
-        return f"{' and '.join(name[id(r)] for r in runs if round(getattr(r, metric), 3) == top)} ({top:.3f})"
-
-    rare = runs[0].rare_classes()
-    lines = [f"Highest macro-F1: {highest('macro_f1')}; highest accuracy: {highest('accuracy')}.",
-             f"Mean recall of the rarest classes {rare.tolist()}: "
-             + ", ".join(f"{name[id(r)]} {r.rare_recall():.2f}" for r in runs) + "."]
-    ref = next((r for r in runs if r.config.loss == reference), None)
-    if ref is not None:
-        for r in runs:
-            if r is ref:
-                continue
-            digits = {m: 2 if m == "rare_recall" else 3 for m in metrics}  # as the table prints them
-            changes = (f"{COMPARED_METRICS[m][0]} {_change(ref.metric(m), r.metric(m), digits[m])}"
-                       for m in metrics)
-            lines.append(f"{name[id(r)]} vs {name[id(ref)]}: {', '.join(changes)}.")
-    gaps = [r.accuracy - r.macro_f1 for r in runs]
-    lines.append("Accuracy − macro-F1: "
-                 + ", ".join(f"{name[id(r)]} {g:+.3f}" for r, g in zip(runs, gaps)) + ".")
-    return lines
-
-
-def _describe_seeds(runs, reference: str, metrics) -> list[str]:
-    """The several-seed sentences of :func:`describe_comparison`."""
-    by_loss: dict[str, dict[int, RunResult]] = {}
-    for r in runs:
-        by_loss.setdefault(r.config.loss, {})[r.config.seed] = r
-    if reference not in by_loss:
-        return []
-    seeds = sorted(by_loss[reference])
-    lines = [f"Seeds {seeds}, each with its own split and initialisation; every loss against "
-             f"{LOSSES[reference]} on the same seed (differences at 3 decimals):"]
-    for loss, per_seed in by_loss.items():
-        if loss == reference or sorted(per_seed) != seeds:
-            continue
-        for m in metrics:
-            label, better = COMPARED_METRICS[m]
-            diffs = np.round([per_seed[s].metric(m) - by_loss[reference][s].metric(m) for s in seeds], 3)
-            lines.append(f"{LOSSES[loss]} vs {LOSSES[reference]}: {label} {_verdict(diffs)} "
-                         f"({', '.join(f'{d:+.3f}' for d in diffs)}; {better} is better).")
-    return lines
-
-
-def _verdict(diffs) -> str:
-    """'higher on every seed' / 'lower on every seed' / 'equal on every seed' / 'mixed: ...'."""
-    counts = {"higher": np.sum(diffs > 0), "lower": np.sum(diffs < 0), "equal": np.sum(diffs == 0)}
-    for word, n in counts.items():
-        if n == len(diffs):
-            return f"{word} on every seed"
-    return "mixed: " + ", ".join(f"{word} on {n} seed{'s' if n > 1 else ''}"
-                                 for word, n in counts.items() if n)
-
-
-def _change(before: float, after: float, digits: int = 2) -> str:
-    """'rises 0.52 → 0.74' / 'falls ...' / 'stays at ...' (compared at the printed precision)."""
-    a, b = round(before, digits), round(after, digits)
-    if a == b:
-        return f"stays at {a:.{digits}f}"
-    return f"{'rises' if b > a else 'falls'} {a:.{digits}f} → {b:.{digits}f}"
-
-
 # ---------------------------------------------------------------------------------------------
 # drawing on given axes
 # ---------------------------------------------------------------------------------------------
@@ -632,3 +548,15 @@ def plot_confusion(ax, cm, title="") -> None:
     ax.set_yticks(range(n))
     ax.set(xlabel="predicted", ylabel="true", title=title)
     ax.grid(False)
+
+
+_REPORT = ("results_table", "results_html", "describe_comparison")
+
+
+def __getattr__(name: str):
+    """``T.results_html`` and the other tables and sentences of :mod:`course_utils.training_report`."""
+    if name in _REPORT:
+        from course_utils import training_report
+
+        return getattr(training_report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,12 +1,14 @@
-"""The homework loop: release, student self-check and tamper-resistant grading (course_utils.grading).
+"""Grading with real kernels in real sandboxes (course_utils.grading): a class of hw1 submissions from honest
+to hostile, the other homeworks, timeouts, interruption, and the student's own self-check.
 
 Every fixture is generated from the real homework in ``homework/source`` into temporary folders; the keys are
 regenerated there too (they are never committed). Runs that start kernels use ``-j 2`` and short timeouts.
+Without a working bubblewrap the graded runs are skipped with the reason (``COURSE_REQUIRE_SANDBOX=1``, as in
+CI, makes that a failure).
 """
 
 import copy
 import csv
-import json
 import os
 import re
 import signal
@@ -18,42 +20,21 @@ from pathlib import Path
 import psutil
 import pytest
 
+# the helpers of the release tests (pytest puts tests/ on sys.path)
+from test_grading_release import cell, drop, load, release_into, save, source
+
 from course_utils import grading
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "homework" / "source"
-RELEASE = ROOT / "homework" / "release"
 NAMES = sorted(p.stem for p in SOURCE.glob("*.ipynb"))
 CELL_TIMEOUT = 8.0
-OPTS = grading.Options(cell_timeout=CELL_TIMEOUT, notebook_timeout=150, mem_limit_mb=3072)
+# the class fixture starts some twenty sandboxed kernels: allow for a busy machine (default: 600 s)
+pytestmark = pytest.mark.timeout(1800)
+OPTS = grading.Options(cell_timeout=CELL_TIMEOUT, notebook_timeout=300, mem_limit_mb=3072)
 
 
 # ----------------------------------------------------------------------------------------- helpers
-
-def load(path):
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def save(nb, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
-    return path
-
-
-def cell(nb, grade_id):
-    """The cell of ``nb`` with this nbgrader grade_id."""
-    return next(c for c in nb["cells"]
-                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-def source(c):
-    return "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-
-
-def drop(nb, grade_id):
-    nb["cells"].remove(cell(nb, grade_id))
-
 
 def read_report(path):
     with open(path, newline="", encoding="utf-8") as fh:
@@ -75,179 +56,17 @@ def total(student_rows):
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
-    """Release every instructor notebook into a temporary folder; (student notebooks dir, keys dir)."""
-    base = tmp_path_factory.mktemp("released")
-    grading.release(SOURCE, base / "release", base / "keys")
-    return base / "release", base / "keys"
+    return release_into(tmp_path_factory.mktemp("released"))
 
 
-# ----------------------------------------------------------------------------------------- release
-
-def test_there_are_four_homeworks_with_three_to_five_exercises():
-    assert len(NAMES) >= 4
-    for name in NAMES:
-        nb = load(SOURCE / f"{name}.ipynb")
-        checks = [c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
-        assert 3 <= len(checks) <= 5, name
-        for c in checks:
-            meta = c["metadata"]["nbgrader"]
-            assert meta["locked"] is True and meta["grade"] is True
-            assert meta["points"] > 0 and meta["grade_id"]
-            assert grading.HIDDEN_BEGIN in source(c), f"{name}: check {meta['grade_id']} has no hidden tests"
-        answers = [c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
-        assert len(answers) == len(checks)
-        assert all(grading.SOLUTION_BEGIN in source(c) for c in answers)
-
-
-def test_committed_release_is_what_release_writes(released):
-    release_dir, _ = released
-    fresh = sorted(p.name for p in release_dir.glob("*.ipynb"))
-    committed = sorted(p.name for p in RELEASE.glob("*.ipynb"))
-    assert committed == fresh, "homework/release is out of date: run the release command (homework/README.md)"
-    for name in fresh:
-        assert (RELEASE / name).read_bytes() == (release_dir / name).read_bytes(), (
-            f"homework/release/{name} differs from a fresh release of homework/source: release again")
-
-
-def test_release_hides_solutions_and_hidden_tests_and_keeps_them_in_the_key(released):
-    release_dir, keys_dir = released
-    for name in NAMES:
-        src, rel, key = load(SOURCE / f"{name}.ipynb"), load(release_dir / f"{name}.ipynb"), load(
-            keys_dir / f"{name}.json")
-        text = json.dumps(rel)
-        for marker in (grading.SOLUTION_BEGIN, grading.HIDDEN_BEGIN, "(hidden test)"):
-            assert marker not in text, f"{name}: {marker!r} leaked into the release"
-        assert rel["metadata"]["course_homework"] == {"assignment": name}
-        for c_src, c_rel in zip(src["cells"], rel["cells"], strict=True):
-            assert c_rel.get("id") == c_src.get("id")
-            meta = c_src.get("metadata", {}).get("nbgrader", {})
-            if c_rel["cell_type"] == "code":
-                assert c_rel["outputs"] == [] and c_rel["execution_count"] is None
-            if meta.get("solution"):
-                solution = source(c_src).split(grading.SOLUTION_BEGIN)[1].split(grading.SOLUTION_END)[0]
-                body = [ln.strip() for ln in solution.splitlines() if ln.strip()]
-                assert "# YOUR CODE HERE" in source(c_rel) and "raise NotImplementedError" in source(c_rel)
-                assert not any(ln in source(c_rel) for ln in body if len(ln) > 12), "solution line leaked"
-            if meta.get("grade"):
-                assert c_rel["metadata"]["editable"] is False and c_rel["metadata"]["deletable"] is False
-                assert c_rel["metadata"]["nbgrader"] == meta
-                kc = next(k for k in key["cells"] if k["grade_id"] == meta["grade_id"])
-                assert kc["source"] == source(c_src) and kc["points"] == meta["points"]
-                assert source(c_rel) in kc["source"] and len(kc["source"]) > len(source(c_rel))
-        assert key["total_points"] == sum(c["metadata"]["nbgrader"].get("points", 0) for c in src["cells"]
-                                          if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
-        grading.load_key(keys_dir / f"{name}.json")  # hashes verify
-
-
-def test_release_is_deterministic_and_refuses_keys_inside_the_release(tmp_path):
-    grading.release(SOURCE, tmp_path / "a", tmp_path / "ka")
-    grading.release(SOURCE, tmp_path / "b", tmp_path / "kb")
-    for name in NAMES:
-        for folder_a, folder_b, ext in (("a", "b", "ipynb"), ("ka", "kb", "json")):
-            assert (tmp_path / folder_a / f"{name}.{ext}").read_bytes() == (
-                tmp_path / folder_b / f"{name}.{ext}").read_bytes()
-    with pytest.raises(ValueError, match="inside OUT_DIR"):
-        grading.release(SOURCE, tmp_path / "pub", tmp_path / "pub" / "keys")
-
-
-def test_replace_regions_keeps_indentation_and_rejects_unbalanced_markers():
-    src = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
-    assert grading.replace_regions(src, grading.SOLUTION_BEGIN, grading.SOLUTION_END, ["raise X"],
-                                   where="t") == "def f():\n    raise X\n"
-    hidden = "a\n### BEGIN HIDDEN TESTS\nb\n### END HIDDEN TESTS\nc"
-    stripped = grading.replace_regions(hidden, grading.HIDDEN_BEGIN, grading.HIDDEN_END, None, where="t")
-    assert stripped == "a\nc"
-    with pytest.raises(ValueError, match="never closed"):
-        grading.replace_regions("### BEGIN SOLUTION\nx", grading.SOLUTION_BEGIN, grading.SOLUTION_END, [],
-                                where="t")
-    with pytest.raises(ValueError, match="without a matching"):
-        grading.replace_regions("x\n### END SOLUTION", grading.SOLUTION_BEGIN, grading.SOLUTION_END, [],
-                                where="t")
-
-
-def test_release_refuses_a_solution_outside_an_answer_cell(tmp_path):
-    nb = load(SOURCE / "hw1_autograd.ipynb")
-    cell(nb, "hw1_setup")["source"] = "### BEGIN SOLUTION\nx = 1\n### END SOLUTION"
-    save(nb, tmp_path / "src" / "hw1_autograd.ipynb")
-    with pytest.raises(ValueError, match="would be published"):
-        grading.release(tmp_path / "src", tmp_path / "out", tmp_path / "keys")
-    assert not (tmp_path / "out").exists(), "nothing may be written when a notebook is refused"
-
-
-def test_load_key_detects_an_edited_key(released, tmp_path):
-    key = load(released[1] / "hw1_autograd.json")
-    key["cells"][2]["source"] = "pass"
-    save(key, tmp_path / "k.json")
-    with pytest.raises(grading.GradingKeyError, match="edited after release"):
-        grading.load_key(tmp_path / "k.json")
-    with pytest.raises(grading.GradingKeyError, match="not a grading key"):
-        grading.load_key(save({"cells": []}, tmp_path / "other.json"))
-
-
-# ----------------------------------------------------------------------------------------- assembling
-
-def test_assemble_restores_edited_deleted_and_reordered_check_cells(released):
-    release_dir, keys_dir = released
-    key = grading.load_key(keys_dir / "hw1_autograd.json")
-    nb = load(release_dir / "hw1_autograd.ipynb")
-    cell(nb, "hw1_ex1")["source"] = "pass  # edited check"
-    drop(nb, "hw1_ex2")
-    ex4 = cell(nb, "hw1_ex4")
-    nb["cells"].remove(ex4)
-    nb["cells"].insert(0, ex4)  # moved to the top
-    answer = cell(nb, "hw1_ex3_answer")
-    answer["source"] = "# NBVAL_SKIP\n#NBVAL_RAISES_EXCEPTION\n" + source(answer)
-    answer["metadata"] = {"tags": ["nbval-skip", "raises-exception"]}  # grade_id lost: found by its def line
-    answer["id"] = "renamed"
-    scratch = {"cell_type": "code", "source": "helper = 42  # NBVAL_SKIP stays: not a marker line",
-               "metadata": {"tags": ["nbval-skip"]}, "outputs": [], "execution_count": None}
-    nb["cells"].insert(nb["cells"].index(answer) + 1, scratch)
-    cells, meta = grading.load_submission(save(nb, released[0].parent / "assemble.ipynb"))
-    plan = grading.assemble(cells, meta, key)
-
-    kinds = [(c.kind, c.grade_id) for c in plan.cells]
-    key_order = [(k["role"], k["grade_id"]) for k in key["cells"]]
-    assert [k for k in kinds if k[0] != "extra"] == key_order, "key cells in the key's order, each once"
-    for planned in plan.cells:
-        if planned.kind in ("check", "locked"):
-            kc = next(k for k in key["cells"] if k["grade_id"] == planned.grade_id)
-            assert planned.source == kc["source"], "locked cells come from the key, hidden tests included"
-    ex3 = [c for c in plan.cells if c.grade_id == "hw1_ex3_answer"]
-    assert len(ex3) == 1 and "NBVAL" not in ex3[0].source and "def mlp_backward" in ex3[0].source
-    extra = [c for c in plan.cells if c.kind == "extra"]
-    assert [c.source for c in extra] == [scratch["source"]] and extra[0].exercise == "hw1_ex3"
-    assert plan.cells.index(extra[0]) == plan.cells.index(ex3[0]) + 1
-    assert "pass  # edited check" not in [c.source for c in plan.cells]
-    assert not plan.missing_answers
-
-
-def test_strip_nbval_markers():
-    src = ("# NBVAL_SKIP\nx = 1\n  ##   nbval_raises_exception\n# PYTEST_VALIDATE_IGNORE_OUTPUT\n"
-           "y = '# NBVAL_SKIP'")
-    assert grading.strip_nbval_markers(src) == "x = 1\ny = '# NBVAL_SKIP'"
-
-
-@pytest.mark.parametrize("content, match", [
-    (b"", "is empty"),
-    (b"{not json", "not a valid notebook: JSON error"),
-    (b"\xff\xfe\x00garbage", "not UTF-8"),
-    (b'{"metadata": {}}', "not a Jupyter notebook"),
-    (b'{"cells": [], "nbformat": 3}', "nbformat 3"),
-])
-def test_load_submission_rejects_unreadable_files(tmp_path, content, match):
-    path = tmp_path / "s.ipynb"
-    path.write_bytes(content)
-    with pytest.raises(grading.SubmissionError, match=match):
-        grading.load_submission(path)
-
-
-def test_assemble_rejects_another_assignment(released):
-    key = grading.load_key(released[1] / "hw1_autograd.json")
-    cells, meta = grading.load_submission(released[0] / "hw2_losses.ipynb")
-    with pytest.raises(grading.SubmissionError, match="'hw2_losses', not 'hw1_autograd'"):
-        grading.assemble(cells, meta, key)
-    with pytest.raises(grading.SubmissionError, match="none of the cells"):
-        grading.assemble(cells, {}, key)  # metadata stripped: no cell matches either
+@pytest.fixture(scope="module")
+def sandboxed():
+    """Skip (or in CI fail) when no sandbox can be made here."""
+    problem = grading.sandbox._probe()
+    if problem:
+        if os.environ.get("COURSE_REQUIRE_SANDBOX") == "1":
+            pytest.fail(f"COURSE_REQUIRE_SANDBOX=1 but {problem}")
+        pytest.skip(problem)
 
 
 # ----------------------------------------------------------------------------------------- grading runs
@@ -266,6 +85,36 @@ def sigmoid_grad(x):
     s = torch.sigmoid(x.float())
     return s * (1 - s)
 '''
+
+
+WRONG = {
+    "hw1_ex1_answer": "def sigmoid_grad(x):\n    return x * 0 + 0.25\n",
+    "hw1_ex2_answer": "def softmax_ce_grad(logits, target):\n    return torch.softmax(logits, 1)\n",
+    "hw1_ex3_answer": "def mlp_backward(x, y, W1, b1, W2, b2):\n    return W1 * 0, b1 * 0, W2 * 0, b2 * 0\n",
+    "hw1_ex4_answer": "def numerical_grad(f, x, eps=1e-6):\n    return x * 0\n",
+}
+EXFILTRATE = """import glob, os
+found = []
+for pattern in ("/tmp/**/keys/*.json", "/**/planted*", "/root/*", "/home/*/*", "{planted}*",
+                "/proc/1/environ"):
+    found += glob.glob(pattern, recursive="**" in pattern and not pattern.startswith("/**"))
+home = os.path.expanduser("~")
+listing = os.listdir(home) if os.path.isdir(home) else []
+text = ""
+for path in ["{planted}", "{planted}/SECRET.txt", *found][:6]:
+    try:
+        text += open(path).read()[:200]
+    except Exception as err:
+        text += type(err).__name__ + " "
+raise RuntimeError(f"FOUND {{found}} HOME {{home}} {{listing}} {{text}}")
+"""
+ESCAPES = {
+    "hw1_ex1_answer": "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=3)",
+    "hw1_ex2_answer": "import os\nwhile True:\n    os.fork()",
+    "hw1_ex3_answer": ("with open('fill.bin', 'wb') as fh:\n    for _ in range(4096):\n"
+                       "        fh.write(b'x' * 2**20)"),
+    "hw1_ex4_answer": "while True:\n    print('x' * 100_000)",
+}
 
 
 def submissions_hw1(release_dir, base):
@@ -338,6 +187,32 @@ def submissions_hw1(release_dir, base):
     ans["source"] = "import os\nos._exit(3)\n" + source(ans)
     save(nb, subs / "crashes.ipynb")
 
+    # the two attacks of issue 14: neutralise the assert functions with every answer wrong; go looking for the
+    # grading keys and the grader's home, and raise what was found so that it lands in the report
+    nb = copy.deepcopy(blank)
+    for gid, src in WRONG.items():
+        cell(nb, gid)["source"] = src
+    answer = cell(nb, "hw1_ex1_answer")
+    answer["source"] = ("import numpy\ntorch.testing.assert_close = lambda *a, **k: None\n"
+                        "numpy.testing.assert_allclose = lambda *a, **k: None\n" + source(answer))
+    save(nb, subs / "patch_asserts.ipynb")
+    # ... and from exercise 2 on, the check cells rewritten by an IPython input transformer (a forged verdict)
+    nb = copy.deepcopy(sol)
+    cell(nb, "hw1_ex1_answer")["source"] = EXFILTRATE.format(planted=str(base / "planted"))
+    cell(nb, "hw1_ex2_answer")["source"] = (
+        "get_ipython().input_transformers_post.append(\n"
+        "    lambda lines: ['print(\"@@course-grading-verdict@@ {}\")\\n'] "
+        "if any('course.grading.check' in ln for ln in lines) else lines)\n"
+        + source(cell(sol, "hw1_ex2_answer")))
+    save(nb, subs / "exfiltrate.ipynb")
+
+    # a network connection, a fork bomb, a disk filled up and a flood of output, each next to a right answer
+    nb = copy.deepcopy(sol)
+    for gid, attack in ESCAPES.items():
+        answer = cell(nb, gid)
+        answer["source"] = attack + "\n" + source(answer)
+    save(nb, subs / "escapes.ipynb")
+
     # submissions that cannot be graded at all
     (subs / "malformed.ipynb").write_text("{not json", encoding="utf-8")
     full = (SOURCE / "hw1_autograd.ipynb").read_bytes()
@@ -351,14 +226,16 @@ def submissions_hw1(release_dir, base):
 
 
 @pytest.fixture(scope="module")
-def hw1_run(released, tmp_path_factory):
+def hw1_run(sandboxed, released, tmp_path_factory):
     """Grade the hw1 class once with -j 2; (rows by student, report path, submissions folder, seconds)."""
     base = tmp_path_factory.mktemp("hw1")
     subs = submissions_hw1(released[0], base)
+    (base / "planted").mkdir()
+    (base / "planted" / "SECRET.txt").write_text(PLANTED, encoding="utf-8")  # outside the sandbox
     before = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()}
     start = time.monotonic()
     rows = grading.grade(subs, released[1] / "hw1_autograd.json", base / "report.csv", jobs=2, opts=OPTS,
-                         summary_path=base / "summary.txt")
+                         summary_path=base / "summary.txt", feedback_dir=base / "feedback")
     seconds = time.monotonic() - start
     assert {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()} == before, "a submission was modified"
     assert sorted(read_report(base / "report.csv")) == sorted(list(r) for r in rows)
@@ -366,13 +243,14 @@ def hw1_run(released, tmp_path_factory):
 
 
 EXERCISES = ["hw1_ex1", "hw1_ex2", "hw1_ex3", "hw1_ex4"]
+PLANTED = "planted-secret-4c1e9b"
 
 
 def test_every_student_gets_a_row_per_exercise_with_allowed_values(hw1_run):
     students, _, _ = hw1_run
     assert set(students) == {"solution", "blank", "tampered", "mixed", "reordered", "loops", "crashes",
-                             "malformed", "truncated", "other_assignment", "empty_folder", "two_notebooks",
-                             "notes"}
+                             "patch_asserts", "exfiltrate", "escapes", "malformed", "truncated",
+                             "other_assignment", "empty_folder", "two_notebooks", "notes"}
     for name, rows in students.items():
         assert list(rows) in (EXERCISES, ["*"]), name
         for row in rows.values():
@@ -411,13 +289,13 @@ def test_reordered_and_deleted_checks_are_restored(hw1_run):
 
 
 def test_endless_loops_exit_and_memory_hog_cost_only_their_exercise(hw1_run):
-    students, _, seconds = hw1_run
+    students = hw1_run[0]
     loops = students["loops"]
     assert loops["hw1_ex1"][4] == "error" and "sys.exit()" in loops["hw1_ex1"][5]
     assert loops["hw1_ex2"][4] == "timeout" and "ran longer than 8 s" in loops["hw1_ex2"][5]
     assert loops["hw1_ex3"][4] == "error" and "out of memory (limit 3072 MB)" in loops["hw1_ex3"][5]
     assert loops["hw1_ex4"][4] == "passed"
-    assert seconds < OPTS.notebook_timeout * 2, "the loops held up the run"
+    assert not any("whole notebook" in r[5] for r in loops.values()), "the loops held up the run"
 
 
 def test_a_lost_kernel_costs_only_its_exercise(hw1_run):
@@ -426,6 +304,63 @@ def test_a_lost_kernel_costs_only_its_exercise(hw1_run):
     assert crashes["hw1_ex2"][4] == "error" and "kernel died while the check called" in crashes["hw1_ex2"][5]
     assert crashes["hw1_ex3"][4] == "timeout" and "your answer cell" in crashes["hw1_ex3"][5]
     assert crashes["hw1_ex4"][4] == "error" and "kernel died while running your cell" in crashes["hw1_ex4"][5]
+
+
+def test_the_issues_attacks_score_nothing(hw1_run):
+    """Issue 14: the assert functions neutralised (every answer wrong) earned 4 of 8 before."""
+    rows = hw1_run[0]["patch_asserts"]
+    assert total(rows) == 0 and all(r[4] == "failed" for r in rows.values())
+    assert "Exercise 1: sigmoid_grad(x) differs from autograd" in rows["hw1_ex1"][5]
+    assert "the grader undid your code's change to torch.testing.assert_close" in rows["hw1_ex1"][5]
+    assert "Exercise 4: numerical_grad(f, x) is far from autograd" in rows["hw1_ex4"][5]
+    assert total(hw1_run[0]["exfiltrate"]) == 0
+
+
+def test_nothing_outside_the_students_notebook_reaches_the_report_or_the_feedback(hw1_run, released):
+    """The submission looked for the keys, the grader's home and a planted file, and raised what it found."""
+    students, base, _ = hw1_run
+    reason = students["exfiltrate"]["hw1_ex1"][5]
+    assert reason.startswith("your cell for this exercise raised RuntimeError: FOUND [")  # /proc/1/environ,
+    assert "HOME /grading ['conftest.py', 'pytest.ini', 'submission.ipynb']" in reason  # which it cannot read
+    outputs = [(base / "report.csv").read_text(encoding="utf-8"), (base / "summary.txt").read_text("utf-8"),
+               *(p.read_text(encoding="utf-8") for p in (base / "feedback").glob("*.md"))]
+    key = load(released[1] / "hw1_autograd.json")
+    hidden = [ln.strip() for c in key["cells"] for ln in c["source"].split(grading.HIDDEN_BEGIN)[-1].split(
+        grading.HIDDEN_END)[0].splitlines() if grading.HIDDEN_BEGIN in c["source"] and len(ln.strip()) > 20]
+    assert hidden, "the key has hidden tests to look for"
+    for text in outputs:
+        assert PLANTED not in text
+        assert str(base) not in text and str(released[1]) not in text and str(Path.home()) + "/" not in text
+        assert not any(line in text for line in hidden)
+        assert max(len(line) for line in text.splitlines()) < 2000
+
+
+def test_a_rewritten_check_cell_or_a_forged_verdict_earns_nothing(hw1_run):
+    rows = hw1_run[0]["exfiltrate"]  # right answers for exercises 2-4, whose check cells it rewrote
+    for exercise in EXERCISES[1:]:
+        assert rows[exercise][4] == "failed"
+        assert rows[exercise][5].startswith("tampered: the check did not run under the grader's")
+
+
+def test_network_fork_bomb_full_disk_and_output_flood_are_stopped_and_reported(hw1_run):
+    rows = hw1_run[0]["escapes"]
+    assert rows["hw1_ex1"][4] == "error" and "PermissionError: the grader does not allow the network" in \
+        rows["hw1_ex1"][5]
+    assert rows["hw1_ex2"][4] == "error"
+    assert "the grader does not allow starting processes" in rows["hw1_ex2"][5]
+    assert rows["hw1_ex3"][4] == "error" and ("No space left on device" in rows["hw1_ex3"][5]
+                                              or "File too large" in rows["hw1_ex3"][5])
+    assert rows["hw1_ex4"][4] == "error" and "printed more than 1024 KB" in rows["hw1_ex4"][5]
+    assert total(hw1_run[0]["solution"]) == 8  # graded normally in the same run
+
+
+def test_feedback_file_per_student(hw1_run):
+    students, base, _ = hw1_run
+    files = {p.stem for p in (base / "feedback").glob("*.md")}
+    assert files == set(students)
+    text = (base / "feedback" / "mixed.md").read_text(encoding="utf-8")
+    assert "**Total: 2 / 8 points**" in text and "## hw1_ex3: 0 / 3 points, failed" in text
+    assert "d_out = 2 * (y_hat - y) / y_hat.numel()" in text  # the hint for a wrong dW1
 
 
 @pytest.mark.parametrize("student, reason", [
@@ -450,7 +385,7 @@ def test_summary_lists_each_students_total(hw1_run):
 
 
 @pytest.fixture(scope="module")
-def other_runs(released, tmp_path_factory):
+def other_runs(sandboxed, released, tmp_path_factory):
     """Grade the instructor solution and the blank release of every other homework."""
     out = {}
     for name in NAMES[1:]:
@@ -471,7 +406,7 @@ def test_solution_full_and_blank_zero_in_every_homework(released, other_runs, na
     assert all(r[4] == "error" and "not answered" in r[5] for r in students["blank"].values())
 
 
-def test_notebook_timeout_stops_a_submission(released, tmp_path):
+def test_notebook_timeout_stops_a_submission(sandboxed, released, tmp_path):
     key = grading.load_key(released[1] / "hw1_autograd.json")
     cells, meta = grading.load_submission(SOURCE / "hw1_autograd.ipynb")
     plan = grading.assemble(cells, meta, key)
@@ -507,7 +442,7 @@ def test_student_self_check_names_the_exercise_while_plain_nbval_is_fooled(relea
     assert "AssertionError: Exercise 3: dW1 differs from autograd" in out
 
 
-def test_interrupted_run_keeps_the_rows_and_kills_the_kernels(released, tmp_path):
+def test_interrupted_run_keeps_the_rows_and_kills_the_kernels(sandboxed, released, tmp_path):
     subs = tmp_path / "subs"
     save({"cells": "broken"}, subs / "a_broken.ipynb")
     nb = load(SOURCE / "hw1_autograd.ipynb")
@@ -526,7 +461,7 @@ def test_interrupted_run_keeps_the_rows_and_kills_the_kernels(released, tmp_path
         kernel = None
         while kernel is None and time.monotonic() < deadline:  # wait until b_loops' kernel runs
             kernel = next((p for p in grader.children(recursive=True)
-                           if "ipykernel" in " ".join(p.cmdline())), None)
+                           if "course_utils.grading.kernel" in " ".join(p.cmdline())), None)
             time.sleep(0.3)
         assert kernel is not None, "no kernel was started"
         assert [r[0] for r in read_report(report)] == ["a_broken"], "rows go to disk as they are produced"

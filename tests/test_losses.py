@@ -22,7 +22,6 @@ from course_utils.losses import (
     focal_loss,
     focal_summary,
     label_smoothing_loss,
-    logistic_logits_per_epoch,
     sigmoid_focal_loss,
     smooth_targets,
     smoothed_loss_curve,
@@ -411,19 +410,6 @@ def test_ece_hand_example():
     # bins (10): 0.9 -> bin 9: conf 0.9, acc 0.5; 0.6 -> bin 6: conf 0.6 acc 1; 0.7 -> bin 7: conf 0.7 acc 1
     want = (2 * 0.4 + 1 * 0.4 + 1 * 0.3) / 4
     assert expected_calibration_error(probs, labels) == pytest.approx(want)
-
-
-def test_logistic_logits_per_epoch_matches_manual_gradient_descent():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(50, 2))
-    y = (rng.random(50) < 0.2).astype(float)
-    z = logistic_logits_per_epoch(X, y, epochs=3, lr=0.5).double().numpy()
-    w, b = np.zeros(2), 0.0
-    for e in range(4):
-        logits = X @ w + b
-        np.testing.assert_allclose(z[e], logits, rtol=1e-5, atol=1e-6)
-        g = 1 / (1 + np.exp(-logits)) - y  # d(mean BCE)/dlogit * N
-        w, b = w - 0.5 * X.T @ g / 50, b - 0.5 * g.mean()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Tests for course_utils.metrics against scikit-learn, torchmetrics, closed forms and hand-worked values."""
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -325,6 +326,14 @@ def test_metrics_from_counts_is_vectorised_and_checks_counts():
         M.metrics_from_counts(1, -1, 0, 0)
 
 
+def test_class_ratio_curves_without_ranking_metrics_leave_out_only_those():
+    full, lean = D.class_ratio_curves([0.3, 0.02]), D.class_ratio_curves([0.3, 0.02], ranking=False)
+    for who in ("model", "baseline"):
+        assert set(full[who]) - set(lean[who]) == {"roc_auc", "average_precision"}
+        for key, value in lean[who].items():
+            assert_allclose(value, full[who][key], equal_nan=True)
+
+
 def test_class_ratio_curves_equal_sklearn_backed_metrics_at_every_grid_point():
     curves = D.class_ratio_curves()
     assert len(curves["share"]) == len(D.SHARE_GRID)
@@ -377,6 +386,7 @@ def test_multiplying_negatives_keeps_roc_auc_and_lowers_average_precision():
     (lambda: M.class_ratio_metrics(0.1, threshold=1.5), ValueError, "threshold=1.5"),
     (lambda: M.class_ratio_data(0.1, n_samples=1), ValueError, "n_samples=1"),
     (lambda: D.class_ratio_curves([0.1, 2.0]), ValueError, "shares=2.0"),
+    (lambda: D.class_ratio_curves([0.1], ranking=1), TypeError, "ranking=1"),
     (lambda: M.binary_metrics([0, 1], [0], [0.1, 0.2]), ValueError, "one length"),
     (lambda: M.binary_metrics([], [], []), ValueError, "non-empty"),
     (lambda: M.threshold_counts([0, 1], [0.1], 0.5), ValueError, "one length"),
@@ -490,8 +500,24 @@ def test_ranking_breakdown_without_relevant_item_and_bad_input():
 # ---------------------------------------------------------------------------------------------
 # Explorers (headless): readout numbers against scikit-learn
 # ---------------------------------------------------------------------------------------------
-def _texts(texts):
-    return tuple(int(t.get_text()) for t in texts)
+def _cells(html):
+    """The text of every table cell of a readout, row by row (tags stripped)."""
+    rows = re.findall(r"<tr>(.*?)</tr>", html)
+    return [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in rows]
+
+
+def _readout_row(html, label):
+    """The cells after the first of the readout row whose first cell starts with ``label``."""
+    rows = [r for r in _cells(html) if r and r[0].startswith(label)]
+    assert len(rows) == 1, f"no single row {label!r} in {_cells(html)}"
+    return rows[0][1:]
+
+
+def _column(html, name):
+    """``{row label: cell}`` of the readout column headed ``name``."""
+    header, *rows = _cells(html)
+    j = header.index(name)
+    return {row[0]: row[j] for row in rows}
 
 
 def test_class_ratio_explorer_numbers_equal_sklearn():
@@ -502,13 +528,20 @@ def test_class_ratio_explorer_numbers_equal_sklearn():
         slider.value = i
         ref = M.class_ratio_metrics(D.SHARE_GRID[i])
         m, b = ref["model"], ref["baseline"]
-        assert _texts(w.cm_model) == (m["tn"], m["fp"], m["fn"], m["tp"])
-        assert _texts(w.cm_base) == (b["tn"], b["fp"], b["fn"], b["tp"])
+        html = w.readout.value
+        for label, r in (("model", m), ("always-negative", b)):
+            cells = dict(zip(_cells(html)[0][1:], _readout_row(html, label)))
+            assert [int(cells[k]) for k in ("TN", "FP", "FN", "TP")] == [r["tn"], r["fp"], r["fn"], r["tp"]]
+            for key, name in (("accuracy", "accuracy"), ("f1", "F1"), ("balanced_accuracy", "balanced acc."),
+                              ("macro_f1", "macro-F1"), ("recall", "recall")):
+                assert cells[name] == f"{r[key]:.3f}", (label, name)
+            precision = "undefined" if math.isnan(r["precision"]) else f"{r['precision']:.3f}"
+            assert cells["precision"] == precision
         assert_allclose(acc["points"].get_ydata(), [m["accuracy"], m["f1"], b["accuracy"], b["f1"]])
         assert_allclose(bal["points"].get_ydata(),
                         [m["balanced_accuracy"], m["macro_f1"], b["balanced_accuracy"], b["macro_f1"]])
-        assert f"{m['accuracy']:.3f}" in w.readout.value
-        assert "undefined" in w.readout.value and "zero_division" in w.readout.value
+        assert "zero_division" in html  # the baseline's precision is 0/0 at every share here
+    assert w.fig.axes[0].get_xscale() == "log" and "log" in w.fig.axes[0].get_xlabel()
 
 
 def test_threshold_explorer_extremes_and_numbers():
@@ -517,20 +550,32 @@ def test_threshold_explorer_extremes_and_numbers():
     w.controls["threshold"].value = 1.0  # nothing predicted positive
     assert w.msg.get_visible() and "undefined" in w.msg.get_text()
     assert len(w.pr["point"].get_xdata()) == 0
-    assert "undefined" in w.readout.value
+    assert _column(w.readout.value, "precision") == {"1.00": "undefined"}
+    assert "zero_division" in w.readout.value
     w.controls["threshold"].value = 0.3
-    assert not w.msg.get_visible()
+    assert not w.msg.get_visible() and "zero_division" not in w.readout.value
     pred = (s >= 0.3).astype(int)
     tn, fp, fn, tp = skm.confusion_matrix(y, pred).ravel()
-    assert _texts(w.cm) == (tn, fp, fn, tp)
+    header, row = _cells(w.readout.value)
+    cells = dict(zip(header, row))
+    assert [int(cells[k]) for k in ("TN", "FP", "FN", "TP")] == [tn, fp, fn, tp]
+    assert cells["F1"] == f"{skm.f1_score(y, pred):.3f}" and cells["FPR"] == f"{fp / (fp + tn):.3f}"
     assert_allclose(w.roc["point"].get_xydata()[0], [fp / (fp + tn), skm.recall_score(y, pred)])
     assert_allclose(w.pr["point"].get_xydata()[0], [skm.recall_score(y, pred), skm.precision_score(y, pred)])
     assert_allclose(w.sweep["threshold"].get_xdata(), [0.3, 0.3])
-    assert f"{skm.f1_score(y, pred):.3f}" in w.readout.value
-    w.controls["share"].value = 0.01
+    assert_allclose(w.sweep["points"].get_ydata(),
+                    [skm.precision_score(y, pred), skm.recall_score(y, pred), skm.f1_score(y, pred)])
+    background = w._background
+    w.controls["threshold"].value = 0.4  # a threshold move keeps the static curves (blit)
+    assert w._background is background
+    w.controls["share"].value = 0.01  # a share move redraws the curves once
     y1, s1 = w.data[0.01]
+    assert w._background is not background
     assert_allclose(w.pr["chance"].get_ydata(), [0.01, 0.01])
+    grid = w.sweep["lines"]["recall"].get_xdata()
+    assert_allclose(w.sweep["lines"]["recall"].get_ydata(), [(s1[y1 == 1] >= t).mean() for t in grid])
     assert f"{skm.roc_auc_score(y1, s1):.3f}" in w.readout.value
+    assert f"{skm.average_precision_score(y1, s1):.3f}" in w.readout.value
 
 
 def test_roc_pr_explorer_switches_curves():
@@ -540,23 +585,29 @@ def test_roc_pr_explorer_switches_curves():
     w.controls["factor"].value = 100
     assert not np.array_equal(before, w.pr["curve"].get_ydata())
     weights = np.where(y == 0, 100, 1)
-    assert f"{skm.average_precision_score(y, s, sample_weight=weights):.3f}" in w.readout.value
+    ap = _column(w.readout.value, "average precision")
+    assert ap["x100 \u2190"] == f"{skm.average_precision_score(y, s, sample_weight=weights):.3f}"
+    assert len(set(_column(w.readout.value, "ROC-AUC").values())) == 1  # ROC-AUC stays
     assert_allclose(w.pr["chance"].get_ydata(), [200 / 20200] * 2)
 
 
-def test_outlier_explorer_shares_and_readout():
+def test_outlier_explorer_curves_shares_and_readout():
     w = EXPLORERS["outlier"]()
     w.controls["outlier"].value = 30.0
     y = w.y_true.copy()
     y[-1] += 30.0
     r = y - w.y_pred
-    heights = [bar.get_height() for bar in w.bars["bars"]]
-    assert heights[1] == pytest.approx(r[-1] ** 2 / (r ** 2).sum())
-    assert heights[0] == pytest.approx(abs(r[-1]) / np.abs(r).sum())
+    # the plot shows what its text says: MAE and MSE (not RMSE) against the outlier's size
+    assert_allclose(w.marks["mae"].get_ydata(), [skm.mean_absolute_error(y, w.y_pred)])
+    assert_allclose(w.marks["mse"].get_ydata(), [skm.mean_squared_error(y, w.y_pred)])
+    labels = [ax.get_ylabel() for ax in w.fig.axes]
+    assert "MAE (units of y)" in labels and "MSE (units of y²)" in labels
+    assert_allclose(w.shares.get_ydata(), [abs(r[-1]) / np.abs(r).sum(), r[-1] ** 2 / (r ** 2).sum()])
     assert_allclose(w.data["point"].get_ydata(), [y[-1]])
-    assert_allclose(w.marks.get_ydata(), [skm.mean_absolute_error(y, w.y_pred),
-                                          skm.root_mean_squared_error(y, w.y_pred)])
-    assert f"{skm.mean_squared_error(y, w.y_pred):.3f}" in w.readout.value
+    (row,) = _cells(w.readout.value)[1:]
+    assert row[1:4] == [f"{f(y, w.y_pred):.3f}" for f in (skm.mean_absolute_error, skm.mean_squared_error,
+                                                         skm.root_mean_squared_error)]
+    assert row[5] == f"{100 * r[-1] ** 2 / (r ** 2).sum():.1f} %"
 
 
 def test_ranking_explorer_values_and_empty_list():
@@ -568,7 +619,15 @@ def test_ranking_explorer_values_and_empty_list():
     ref = skm.ndcg_score([[0, 3, 0, 1, 2, 0, 0, 1]], [np.linspace(1, 0.3, 8)], k=5)
     assert heights[2] == pytest.approx(ref)
     assert "(1/2 + 2/4 + 3/5) / min(4, 5)" in w.readout.value
-    assert [t.get_text() for t in w.listing["prec"]] == ["", "1/2", "", "2/4", "3/5", "", "", ""]
+    assert _readout_row(w.readout.value, "precision@r") == ["", "1/2", "", "2/4", "3/5", "", "", ""]
+    gains = np.array([0, 3, 0, 1, 2, 0, 0, 1]) / np.log2(np.arange(2, 10))
+    shown = [f"{g:.2f}" if i in (1, 3, 4) else "" for i, g in enumerate(gains)]  # the hits inside k
+    assert _readout_row(w.readout.value, "gain") == shown
+    # the picture: one digit marker per relevance level at the items' ranks, the items below k faded
+    digits = [sorted(line.get_xdata().tolist()) for line in w.listing["digits"]]
+    assert digits == [[1, 3, 6, 7], [4, 8], [5], [2]]
+    alphas = w.listing["boxes"].get_facecolors()[:, 3]
+    assert_allclose(alphas, [1, 1, 1, 1, 1, 0.3, 0.3, 0.3])
     for r in range(8):
         w.controls[f"rel{r + 1}"].value = 0
     assert w.msg.get_visible()
@@ -576,3 +635,17 @@ def test_ranking_explorer_values_and_empty_list():
     assert w.last_error is None
     with pytest.raises(ValueError, match="relevance\\[1\\]=4"):
         EXPLORERS["ranking"](relevance=(0, 4, 0))
+
+
+def test_metric_explorer_moves_draw_no_text_and_send_small_readouts():
+    # issue 18: a move redraws only lines, markers and collections (each text artist costs >= 0.3 ms) and
+    # sends a compact readout; the class-ratio and threshold frames are smaller than the old 1150 x 430 px
+    from matplotlib.text import Text
+
+    for name in ("class_ratio", "threshold", "roc_pr", "outlier", "ranking"):
+        w = EXPLORERS[name]()
+        shown_texts = [a for a in w._dynamic if isinstance(a, Text) and a.get_visible()]
+        assert shown_texts == [], f"{name}: text artists drawn on every move: {shown_texts}"
+        width, height = w.fig.get_size_inches() * w.fig.dpi
+        assert width * height <= 330_000, f"{name}: {width:.0f} x {height:.0f} px"
+        assert len(w.readout.value) < 1500, f"{name}: readout of {len(w.readout.value)} characters"

@@ -83,13 +83,26 @@ def test_package_has_a_version():
 
 
 def test_versions_line_names_the_installed_versions():
+    import ipywidgets
+    import matplotlib
     import sklearn
 
     from course_utils.reproducibility import versions
 
     line = versions()
     assert f"torch {torch.__version__}" in line and f"scikit-learn {sklearn.__version__}" in line
+    assert f"matplotlib {matplotlib.__version__}" in line and f"ipywidgets {ipywidgets.__version__}" in line
     assert line.endswith(f"device {get_device()}")
+
+
+def test_versions_line_imports_neither_sklearn_nor_ipywidgets():
+    import subprocess
+    import sys
+
+    code = ("import sys; from course_utils.reproducibility import versions; versions(); "
+            "print('sklearn' in sys.modules, 'ipywidgets' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
 
 
 def test_torch_threads_sets_and_restores_the_thread_count():
@@ -105,3 +118,18 @@ def test_torch_threads_sets_and_restores_the_thread_count():
     with pytest.raises(ValueError, match="n=0"):
         with torch_threads(0):
             pass
+
+
+def test_set_seed_on_the_cpu_repeats_a_training_step_without_importing_the_compiler():
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from course_utils import set_seed\n"
+            "def step():\n"
+            "    set_seed(3); m = torch.nn.Linear(5, 2); x = torch.randn(8, 5)\n"
+            "    torch.nn.functional.cross_entropy(m(x), torch.randint(0, 2, (8,))).backward()\n"
+            "    return m.weight.grad.clone()\n"
+            "a, b = step(), step()\n"
+            "print(torch.equal(a, b), 'torch._inductor' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]

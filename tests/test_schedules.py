@@ -15,16 +15,8 @@ from numpy.testing import assert_allclose
 
 from course_utils.explorers import EXPLORERS, LRScheduleExplorer
 from course_utils.explorers.base import sweep_controls
-from course_utils.schedules import (
-    PLATEAU,
-    SCHEDULER_NAMES,
-    SCHEDULERS,
-    lr_curve,
-    plateau_curve,
-    plateau_trace,
-    scheduler_call,
-    synthetic_val_losses,
-)
+from course_utils.plateau import PLATEAU, plateau_curve, plateau_trace, synthetic_val_losses
+from course_utils.schedules import SCHEDULER_NAMES, SCHEDULERS, lr_curve, scheduler_call
 
 RTOL = 1e-9  # torch steps most schedules recursively: the closed form holds up to rounding
 
@@ -537,7 +529,7 @@ def test_plateau_explorer_every_min_lr_notch_moves_the_plot_and_the_readout_says
 
 
 def test_plateau_explorer_makes_each_validation_curve_once(monkeypatch):
-    import course_utils.schedules as S
+    import course_utils.plateau as S
 
     made = []
     real = S.synthetic_val_losses

@@ -19,6 +19,7 @@ from torch import nn
 from torchmetrics.functional.classification import multiclass_calibration_error
 
 from course_utils import training as T
+from course_utils import training_report as R
 from course_utils.data import load_imbalanced_digits
 from course_utils.explorers import EXPLORERS
 from course_utils.optimizers import OPTIMIZERS
@@ -364,9 +365,9 @@ def test_describe_comparison_states_what_the_numbers_show(comparison):
         a, b = round(ce.macro_f1, 3), round(run.macro_f1, 3)
         word = "rises" if b > a else "falls" if b < a else "stays"
         assert f"macro-F1 {word}" in line
-    assert T._change(0.5, 0.75) == "rises 0.50 → 0.75"
-    assert T._change(0.75, 0.5) == "falls 0.75 → 0.50"
-    assert T._change(0.5, 0.501) == "stays at 0.50"
+    assert R._change(0.5, 0.75) == "rises 0.50 → 0.75"
+    assert R._change(0.75, 0.5) == "falls 0.75 → 0.50"
+    assert R._change(0.5, 0.501) == "stays at 0.50"
 
 
 def test_run_probabilities_and_calibration(default_run, data):
@@ -466,3 +467,91 @@ def test_dashboard_one_epoch_is_drawn_as_points(dashboard):
     assert dashboard.runs[-1].history["epoch"] == [1]
     assert dashboard.lines["val_macro_f1"].get_marker() == "o" and dashboard.last_error is None
     assert not dashboard.message.get_visible() or "close to" in dashboard.message.get_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# OneCycleLR's momentum, the narrow table, the uncertainty of the sentences
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("optimizer", ["SGD+momentum", "Adam"])
+def test_history_records_the_momentum_one_cycle_sets(data, optimizer):
+    config = T.TrainConfig(optimizer=optimizer, lr=T.DEFAULT_LR[optimizer], scheduler="OneCycleLR", epochs=5)
+    run = T.run_experiment(config, data, progress=False)
+    # reference: torch's OneCycleLR on a throw-away parameter, read before each epoch
+    cls, defaults = OPTIMIZERS[optimizer]
+    opt = cls([torch.zeros(1, requires_grad=True)], lr=config.lr, **defaults)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=5)
+    expected = []
+    for _ in range(5):
+        group = opt.param_groups[0]
+        expected.append(group["betas"][0] if "betas" in group else group["momentum"])
+        opt.step()
+        sched.step()
+    assert run.history["momentum"] == pytest.approx(expected)
+    assert run.history["momentum"][0] == 0.95 and min(run.history["momentum"]) >= 0.85
+    assert T.optimizer_momentum(optimizer) == 0.9 and 0.9 not in run.history["momentum"]
+    name = "momentum" if optimizer == "SGD+momentum" else "β₁"
+    assert f"({name} cycled 0.95→0.85→0.95)" in config.label()
+    assert "cycled" not in dataclasses.replace(config, scheduler="StepLR").label()
+    plain = T.run_experiment(dataclasses.replace(config, scheduler="StepLR", epochs=2), data, progress=False)
+    assert plain.history["momentum"] == [0.9, 0.9]
+
+
+def test_dashboard_readout_says_which_momentum_one_cycle_used(dashboard):
+    dashboard.controls["optimizer"].value = "SGD+momentum"
+    dashboard.controls["scheduler"].value = "OneCycleLR"
+    assert "(momentum cycled 0.95→0.85→0.95)" in dashboard.readout.value  # before training
+    dashboard.controls["train"].click()
+    used = dashboard.runs[-1].history["momentum"]
+    assert f"momentum used in epochs 1…3: {used[0]:.3f} → min {min(used):.3f}" in dashboard.readout.value
+    assert "the optimizer's own 0.9 is not used" in dashboard.readout.value
+    assert "SGD+momentum*" in dashboard.readout.value and "* OneCycleLR cycles" in dashboard.readout.value
+
+
+def _text_px(text: str, size_px: float, bold: bool = False) -> float:
+    """Width of ``text`` in px at ``size_px`` in DejaVu Sans (wider than the browsers' sans fonts)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    path = TextPath((0, 0), text, size=size_px, prop=FontProperties(family="DejaVu Sans",
+                                                                       weight="bold" if bold else "normal"))
+    return float(path.get_extents().width)
+
+
+def test_results_table_fits_a_notebook_column(comparison):
+    import re
+
+    html_text = R.results_html(comparison + comparison)
+    size = 15 * 0.9  # the readout's 15 px, table at 90 %
+    rows = [re.findall(r"<t[hd] style='([^']*)'>(.*?)</t[hd]>", row)
+            for row in re.findall(r"<tr>(.*?)</tr>", html_text)]
+    widths = [0.0] * len(rows[0])
+    for row in rows:
+        for k, (style, cell) in enumerate(row):
+            text = re.sub(r"<[^>]+>", "", cell)
+            need = 160 if "white-space:normal" in style else _text_px(text, size, bold="<b>" in cell or
+                                                                       row is rows[0])
+            widths[k] = max(widths[k], need + 10)  # + padding
+    assert sum(widths) <= 700, f"the table needs {sum(widths):.0f} px: {widths}"
+    assert "max-width:700px" in html_text
+
+
+def test_sentences_carry_their_uncertainty(comparison, data):
+    single = R.describe_comparison(comparison)
+    ce = comparison[0]
+    rare = ce.rare_classes()
+    counts = [int(np.sum(data.y_val == c)) for c in rare]
+    steps = [1 / (n * len(rare)) for n in counts]
+    assert single[-1].startswith("One seed only: one validation image moves the rare-class recall by "
+                                 f"{min(steps):.3f}–{max(steps):.3f}")
+    # one more right image of the rarest class moves the mean recall by exactly that step (sklearn)
+    pred = ce.y_pred.copy()
+    wrong = np.flatnonzero((data.y_val == rare[-1]) & (pred != rare[-1]))
+    if wrong.size:
+        pred[wrong[0]] = rare[-1]
+        moved = recall_score(data.y_val, pred, average=None)[rare].mean() - ce.rare_recall()
+        assert moved == pytest.approx(max(steps))
+    options = {"imbalance_ratio": 20, "test_split": "balanced", "val_size": 0.5, "n_max": None}
+    runs = T.compare_over_seeds([3, 4, 5], ["ce", "focal"], data_options=options, epochs=2)
+    last = R.describe_comparison(runs, metrics=("macro_f1",))[-1]
+    assert last.startswith(f"With 3 seeds, two equally good losses still land on the same side on every seed "
+                           f"with probability 2·0.5^3 = {2 * 0.5**3:.2g}")

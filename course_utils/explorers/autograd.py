@@ -19,12 +19,18 @@ __all__ = ["FreezeLayersExplorer", "grad_table_html"]
 
 
 def grad_table_html(rows: list[dict]) -> str:
-    """The rows of :func:`~course_utils.autograd_graph.grad_norm_table` as HTML (frozen rows in grey)."""
-    cells = [[C.code(r["name"]), C.escape(tuple(r["shape"])), str(r["requires_grad"]), grad_text(r)]
-             for r in rows]
-    styles = ["" if r["requires_grad"] else f"color:{COLORS['baseline']}" for r in rows]
-    return C.html_table(["parameter", "shape", "requires_grad", "‖grad‖₂"], cells,
-                        align=["left", "left", "left", "right"], row_styles=styles)
+    """The rows of :func:`~course_utils.autograd_graph.grad_norm_table` as HTML (frozen rows in grey).
+
+    Compact: the style sits on the table and on the grey rows, not on every cell (a move of the
+    freeze-layers explorer sends this table).
+    """
+    grey = f" style='color:{COLORS['baseline']}'"
+    body = "".join(f"<tr{'' if r['requires_grad'] else grey}><td>{C.escape(r['name'])}</td>"
+                   f"<td>{C.escape(tuple(r['shape']))}</td><td>{r['requires_grad']}</td>"
+                   f"<td style='text-align:right'>{grad_text(r)}</td></tr>" for r in rows)
+    return (f"<table style='border-collapse:separate;border-spacing:10px 0;margin-left:-10px;"
+            f"font-size:{C.READOUT_FONT_PX}px'><tr><th align='left'>parameter</th><th align='left'>shape</th>"
+            f"<th align='left'>requires_grad</th><th align='right'>‖grad‖₂</th></tr>{body}</table>")
 
 
 class FreezeLayersExplorer(PlotWidget):
@@ -41,13 +47,14 @@ class FreezeLayersExplorer(PlotWidget):
         self.demo = demo = FreezeDemo(seed)
         first = demo.run(())
         pos = layered_layout(demo.full)
-        fig, self.ax = new_figure((6.9, 6.4))
-        fig.subplots_adjust(left=0.0, right=1.0, bottom=0.06, top=0.93)
-        plot_autograd_graph(self.ax, demo.full, pos, tags={0: "← loss", first["output_node"]: "← output"})
+        fig, self.ax = new_figure((5.9, 5.5))  # small in pixels: the PNG encode is most of a move
+        fig.subplots_adjust(left=0.0, right=1.0, bottom=0.06, top=0.92)
+        plot_autograd_graph(self.ax, demo.full, pos, tags={0: "← loss", first["output_node"]: "← output"},
+                            fontsize=9.2)
         self.ax.set_title("loss.grad_fn → next_functions → … → AccumulateGrad\n"
-                          "(the gradient flows down the arrows)", fontsize=12)
-        fig.text(0.01, 0.015, "faded = not in the graph: nothing below it needs a gradient",
-                 fontsize=11, color="#555555")
+                          "(the gradient flows down the arrows)", fontsize=11)
+        fig.text(0.01, 0.012, "faded = not in the graph: nothing below it needs a gradient",
+                 fontsize=10, color="#555555")
         self.fog = plot_graph_fog(self.ax, demo.full, pos, graph_presence(demo.full, demo.full))
         self.message = show_message(self.ax, "")
         controls = {name: C.checkbox(f"freeze {name}") for name in demo.layers}

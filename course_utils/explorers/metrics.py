@@ -2,7 +2,12 @@
 
 Each computes its sweeps once in ``__init__`` (:mod:`course_utils.metric_demos`); a move looks up
 or calls a cached compute function, then the ``update_*`` functions of
-:mod:`course_utils.metric_plots`, then writes the readout table.
+:mod:`course_utils.metric_plots`, then writes a compact readout.
+
+Built for a few milliseconds a move (issue 18): a move redraws only markers, lines and collections
+(no text artists -- each costs 0.3 ms or more), the figures are kept small in pixels (the PNG encode
+grows with them), curves that change only with a button are static and redrawn once when it is
+pressed, and the readouts are small tables whose numbers change, their notes short.
 """
 
 from __future__ import annotations
@@ -22,36 +27,37 @@ from course_utils.metric_demos import (
     threshold_sweep,
 )
 from course_utils.metric_plots import (
-    METRIC_LABELS,
-    plot_binary_confusion,
     plot_metric_vs_share,
     plot_model_baseline_legend,
     plot_outlier_curves,
     plot_outlier_data,
+    plot_outlier_shares,
     plot_pr,
     plot_ranked_list,
     plot_roc,
     plot_roc_pr_family,
     plot_threshold_sweep,
     plot_value_bars,
-    update_binary_confusion,
     update_metric_vs_share,
     update_outlier_curves,
     update_outlier_data,
+    update_outlier_shares,
     update_pr,
     update_ranked_list,
     update_roc,
+    update_threshold_marker,
     update_threshold_sweep,
     update_value_bars,
 )
-from course_utils.metrics import BINARY_METRICS, class_ratio_data, multiply_negatives, roc_pr_curves
+from course_utils.metrics import class_ratio_data, multiply_negatives, roc_pr_curves
 from course_utils.plotting import COLORS, new_figure, show_message
 
-UNDEFINED_NOTE = ("<i>undefined</i> = 0/0: nothing was predicted positive, so precision = TP/(TP+FP) has no "
-                  "value. scikit-learn returns <code>zero_division</code> instead (default <code>'warn'"
-                  "</code>: 0.0 plus an UndefinedMetricWarning; or 0.0, 1.0, <code>np.nan</code>). "
-                  "F1 = 2TP/(2TP+FP+FN) is still defined: 0.")
+UNDEFINED_NOTE = ("<i>undefined</i> = 0/0: nothing predicted positive, so precision has no value; "
+                  f"scikit-learn returns {C.code('zero_division')} instead (default 0.0 and a warning).")
 _COUNTS = ("tn", "fp", "fn", "tp")
+_COUNT_HEADER = ["TN", "FP", "FN", "TP"]
+_TABLE = "<table style='border-collapse:separate;border-spacing:12px 0;margin-left:-12px;text-align:right'>"
+_LEFT = "<td style='text-align:left'>"
 
 
 def _fmt(value, digits=3) -> str:
@@ -59,9 +65,24 @@ def _fmt(value, digits=3) -> str:
     return "undefined" if value is None or np.isnan(value) else f"{value:.{digits}f}"
 
 
-def _counts(table, i=None) -> tuple:
-    """The confusion counts ``tn, fp, fn, tp`` of a row (or of index ``i`` of a table of arrays)."""
-    return tuple(table[k] if i is None else table[k][i] for k in _COUNTS)
+def _counts(table, i=None) -> list[str]:
+    """The confusion counts ``tn, fp, fn, tp`` of a row (or of index ``i`` of a table of arrays), as text."""
+    return [str(int(table[k] if i is None else table[k][i])) for k in _COUNTS]
+
+
+def numbers_table(header, rows, *, title: str = "", note: str = "") -> str:
+    """A compact readout: an optional title line, a table (first column left, the others right), a note.
+
+    The style sits on the table, not on every cell, so a move sends a few hundred bytes and the
+    page re-lays out a small table whose numbers change. ``header`` and ``rows`` hold cell HTML.
+    """
+    def row(cells, bold=False):
+        cells = [f"<b>{c}</b>" if bold and c else str(c) for c in cells]
+        return "<tr>" + _LEFT + cells[0] + "</td>" + "".join(f"<td>{c}</td>" for c in cells[1:]) + "</tr>"
+
+    parts = [f"{title}<br>" if title else "", _TABLE, row(header, bold=True), *map(row, rows), "</table>",
+             f"<small>{note}</small>" if note else ""]
+    return C.readout_html("".join(parts))
 
 
 class ClassRatioExplorer(PlotWidget):
@@ -69,62 +90,62 @@ class ClassRatioExplorer(PlotWidget):
 
     Every number is computed once over :data:`~course_utils.metric_demos.SHARE_GRID`
     (:func:`~course_utils.metric_demos.class_ratio_curves`); a move of the slider only looks them
-    up and moves the markers and the confusion counts.
+    up, moves the markers and writes both confusion matrices' counts into the readout.
     """
 
     PANELS = (("accuracy", "f1"), ("balanced_accuracy", "macro_f1"))
+    READOUT = (("accuracy", "accuracy"), ("f1", "F1"), ("balanced_accuracy", "balanced acc."),
+               ("macro_f1", "macro-F1"), ("precision", "precision"), ("recall", "recall"))
 
     def __init__(self, *, n_samples=2000, separation=2.5, threshold=0.5, seed=0, start=0.1):
         check_number("start", start, low=0, high=1)
         self.curves = c = class_ratio_curves(SHARE_GRID, n_samples=n_samples, separation=separation,
-                                             threshold=threshold, seed=seed)
+                                             threshold=threshold, seed=seed, ranking=False)
         i = int(np.argmin(np.abs(np.array(SHARE_GRID) - start)))
-        fig, axes = new_figure((11.5, 4.3), ncols=4, gridspec_kw={"width_ratios": [1.3, 1.3, 0.62, 0.62]})
-        fig.subplots_adjust(left=0.04, right=0.99, bottom=0.13, top=0.8, wspace=0.32)
+        fig, axes = new_figure((8.4, 3.4), ncols=2)
+        fig.subplots_adjust(left=0.06, right=0.99, bottom=0.17, top=0.8, wspace=0.2)
         titles = ("accuracy (\u2014) vs F1 (- -)", "balanced acc. (\u2014), macro-F1 (- -)")
         self.panels = [plot_metric_vs_share(ax, c, metrics, i, title=title)
                        for ax, metrics, title in zip(axes, self.PANELS, titles)]
-        plot_model_baseline_legend(fig, threshold)
-        base = c["baseline"]
-        never_positive = bool(np.all(base["tp"] + base["fp"] == 0))  # precision 0/0 at every share
-        self.cm_model = plot_binary_confusion(axes[2], *_counts(c["model"], i),
-                                              f"model\n(score >= {threshold:g})")
-        self.cm_base = plot_binary_confusion(axes[3], *_counts(base, i), "always-negative",
-                                             note="precision = 0/0:\nundefined" if never_positive else "")
-        dynamic = [a for p in self.panels for a in p.values()] + self.cm_model + self.cm_base
+        plot_model_baseline_legend(fig, threshold, anchor=(0.5, 1.0))
+        self.threshold = threshold
         options = [(f"{100 * s:g} %", j) for j, s in enumerate(SHARE_GRID)]
         controls = {"share": C.selection_slider("positive share", options, i, width="wide")}
-        super().__init__(fig, controls, dynamic=dynamic)
+        super().__init__(fig, controls, dynamic=[a for p in self.panels for a in p.values()])
         self.refresh()
 
     def update(self, share):
         i = int(share)
-        c = self.curves
         for artists, metrics in zip(self.panels, self.PANELS):
-            update_metric_vs_share(artists, c, metrics, i)
-        update_binary_confusion(self.cm_model, *_counts(c["model"], i))
-        update_binary_confusion(self.cm_base, *_counts(c["baseline"], i))
+            update_metric_vs_share(artists, self.curves, metrics, i)
         self.readout.value = self._readout(i)
 
     def _readout(self, i) -> str:
-        m, b = self.curves["model"], self.curves["baseline"]
-        rows = [[METRIC_LABELS[k], _fmt(m[k][i]), _fmt(b[k][i])] for k in BINARY_METRICS]
-        n_pos = int(self.curves["n_positive"][i])
-        n_all = n_pos + int(m["tn"][i] + m["fp"][i])
-        pct = 100 * self.curves["share"][i]
-        return C.html_table([f"{pct:g} % positive ({n_pos} of {n_all})", "model", "always-negative"], rows,
-                            note=UNDEFINED_NOTE)
+        c = self.curves
+        rows = [[who, *(_fmt(c[key][k][i]) for k, _ in self.READOUT), *_counts(c[key], i)]
+                for key, who in (("model", f"model (score &ge; {self.threshold:g})"),
+                                 ("baseline", "always-negative"))]
+        n_pos = int(c["n_positive"][i])
+        n_all = n_pos + int(c["model"]["tn"][i] + c["model"]["fp"][i])
+        title = f"<b>{100 * c['share'][i]:g} % positive</b> ({n_pos} of {n_all})"
+        note = UNDEFINED_NOTE if np.isnan(c["baseline"]["precision"][i]) else ""
+        return numbers_table(["", *(name for _, name in self.READOUT), *_COUNT_HEADER], rows, title=title,
+                             note=note)
 
 
 class ThresholdExplorer(PlotWidget):
-    """Decision threshold -> confusion matrix, precision/recall/F1 and the point on the ROC and PR curves.
+    """Decision threshold -> precision/recall/F1, the point on the ROC and PR curves, the confusion counts.
 
     The curves of each share (scikit-learn's ``roc_curve`` and ``precision_recall_curve``) and the
-    confusion counts at every threshold of the slider are computed once; a move looks them up.
+    confusion counts at every threshold of the slider are computed once; a move of the threshold
+    looks them up and moves a line and three markers. The curves are static: switching the share
+    redraws them once.
     """
 
     SHARES = (("50 %", 0.5), ("10 %", 0.1), ("1 %", 0.01))
     STEP = 0.01
+    READOUT = (("precision", "precision"), ("recall", "recall"), ("f1", "F1"), ("fpr", "FPR"),
+               ("accuracy", "accuracy"))
 
     def __init__(self, *, n_samples=2000, separation=2.5, seed=0, share=0.1, threshold=0.5):
         check_choice("share", share, [s for _, s in self.SHARES])
@@ -137,16 +158,16 @@ class ThresholdExplorer(PlotWidget):
             self.curves[s] = roc_pr_curves(y, score)
             self.sweeps[s] = threshold_sweep(y, score, grid)
         at = row_at(self.sweeps[share], "threshold", threshold)
-        fig, axes = new_figure((11.5, 4.0), ncols=4, gridspec_kw={"width_ratios": [0.62, 1.25, 1, 1]})
-        fig.subplots_adjust(left=0.05, right=0.99, bottom=0.15, top=0.88, wspace=0.35)
-        self.cm = plot_binary_confusion(axes[0], *_counts(at), "confusion matrix")
-        self.sweep = plot_threshold_sweep(axes[1], self.sweeps[share], threshold)
-        self.roc = plot_roc(axes[2], self.curves[share], self._points(at)[0])
-        self.pr = plot_pr(axes[3], self.curves[share], self._points(at)[1])
-        axes[3].legend(loc="center left", fontsize="small")
-        self.msg = show_message(axes[3], "")
-        dynamic = [*self.sweep["lines"].values(), self.sweep["threshold"], *self.roc.values(),
-                   *self.pr.values(), self.msg, *self.cm]
+        fig, axes = new_figure((9.6, 3.3), ncols=3, gridspec_kw={"width_ratios": [1.3, 1, 1]})
+        fig.subplots_adjust(left=0.04, right=0.99, bottom=0.17, top=0.86, wspace=0.32)
+        self.sweep = plot_threshold_sweep(axes[0], self.sweeps[share], at)
+        self.roc = plot_roc(axes[1], self.curves[share], self._points(at)[0])
+        self.pr = plot_pr(axes[2], self.curves[share], self._points(at)[1])
+        axes[2].legend(loc="center left", fontsize="small")
+        self.msg = show_message(axes[2], "")
+        self._shown = share  # the share whose curves the (static) background shows
+        dynamic = [self.sweep["threshold"], self.sweep["points"], self.roc["point"], self.pr["point"],
+                   self.msg]
         controls = {"threshold": C.slider("threshold", threshold, 0.0, 1.0, self.STEP, width="wide"),
                     "share": C.choice_buttons("positive share", self.SHARES, share)}
         super().__init__(fig, controls, dynamic=dynamic)
@@ -160,24 +181,25 @@ class ThresholdExplorer(PlotWidget):
 
     def update(self, threshold, share):
         sweep, curves = self.sweeps[share], self.curves[share]
+        if share != self._shown:  # new curves: part of the static background
+            update_threshold_sweep(self.sweep, sweep)
+            self._shown = share
+            self.invalidate()
         at = row_at(sweep, "threshold", threshold)
         roc_point, pr_point = self._points(at)
-        update_threshold_sweep(self.sweep, sweep, threshold)
+        update_threshold_marker(self.sweep, at)
         update_roc(self.roc, curves, roc_point)
         update_pr(self.pr, curves, pr_point)
-        update_binary_confusion(self.cm, *_counts(at))
         show_message(None, "" if pr_point else "nothing predicted positive:\nprecision = 0/0 undefined",
                      artist=self.msg)
-        self.readout.value = self._readout(threshold, share, at, curves)
+        self.readout.value = self._readout(at, share, curves)
 
-    @staticmethod
-    def _readout(threshold, share, at, curves) -> str:
-        rows = [[METRIC_LABELS[k], _fmt(at[k])] for k in BINARY_METRICS[:6]]
-        rows.append(["false positive rate", _fmt(at["fpr"])])
-        rows.append(["ROC-AUC / average precision (whole curve)",
-                     f"{curves['roc_auc']:.3f} / {curves['average_precision']:.3f}"])
-        return C.html_table([f"threshold {threshold:.2f}, {100 * share:g} % positive", "value"], rows,
-                            note=UNDEFINED_NOTE if np.isnan(at["precision"]) else "")
+    def _readout(self, at, share, curves) -> str:
+        row = [f"{at['threshold']:.2f}", *(_fmt(at[k]) for k, _ in self.READOUT), *_counts(at)]
+        title = (f"<b>{100 * share:g} % positive</b>; whole curves: ROC-AUC {curves['roc_auc']:.3f}, "
+                 f"average precision {curves['average_precision']:.3f}")
+        return numbers_table(["threshold", *(name for _, name in self.READOUT), *_COUNT_HEADER], [row],
+                             title=title, note=UNDEFINED_NOTE if np.isnan(at["precision"]) else "")
 
 
 class RocPrExplorer(PlotWidget):
@@ -194,8 +216,8 @@ class RocPrExplorer(PlotWidget):
         check_number("n_per_class", n_per_class, low=1, integer=True)
         y, score = class_ratio_data(0.5, n_samples=2 * n_per_class, separation=separation, seed=seed)
         self.curves = {f: roc_pr_curves(*multiply_negatives(y, score, f)) for _, f in self.FACTORS}
-        fig, axes = new_figure((9.5, 4.2), ncols=2)
-        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9, wspace=0.25)
+        fig, axes = new_figure((8.4, 3.7), ncols=2)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.3)
         plot_roc_pr_family(axes[0], axes[1], self.curves, self.SHADES)
         self.roc = plot_roc(axes[0], self.curves[factor], marker=False, title="ROC: unchanged",
                             label="current", lw=3)
@@ -210,20 +232,18 @@ class RocPrExplorer(PlotWidget):
     def update(self, factor):
         update_roc(self.roc, self.curves[factor])
         update_pr(self.pr, self.curves[factor])
-        rows = [[f"x{f}" + (" &larr;" if f == factor else ""), f"{100 * c['positive_share']:.2g} %",
+        rows = [[f"x{f}" + (" ←" if f == factor else ""), f"{100 * c['positive_share']:.2g} %",
                  f"{c['roc_auc']:.3f}", f"{c['average_precision']:.3f}"] for f, c in self.curves.items()]
-        self.readout.value = C.html_table(
+        self.readout.value = numbers_table(
             ["negatives", "positive share", "ROC-AUC", "average precision"], rows,
-            note="Each negative is copied: the false positive <i>rate</i> is the same at every threshold, "
-                 "the false positive <i>count</i> grows, so precision falls.")
+            note="Each negative copied: the false positive <i>rate</i> stays at every threshold, the false "
+                 "positive <i>count</i> grows, so precision falls.")
 
 
 class OutlierExplorer(PlotWidget):
-    """One target pushed away by an outlier: MAE grows linearly, MSE quadratically."""
+    """One target pushed away by an outlier: MAE grows linearly, MSE quadratically; the outlier's share."""
 
     STEP = 0.5
-    SKLEARN = (("mae", "mean_absolute_error"), ("mse", "mean_squared_error"),
-               ("rmse", "root_mean_squared_error"))  # readout rows: the function giving the same number
 
     def __init__(self, *, n_points=20, seed=0, max_outlier=30.0, outlier=10.0):
         check_number("max_outlier", max_outlier, low=self.STEP)
@@ -232,15 +252,13 @@ class OutlierExplorer(PlotWidget):
         grid = np.arange(0, max_outlier + self.STEP / 2, self.STEP)  # the slider's positions
         self.curves = outlier_metric_curves(self.y_true, self.y_pred, grid, index=-1)
         at = row_at(self.curves, "outlier", outlier)
-        fig, axes = new_figure((11.5, 4.0), ncols=3, gridspec_kw={"width_ratios": [1.2, 1.2, 0.8]})
-        fig.subplots_adjust(left=0.05, right=0.98, bottom=0.15, top=0.85, wspace=0.3)
+        fig, axes = new_figure((9.8, 3.3), ncols=3)
+        fig.subplots_adjust(left=0.055, right=0.99, bottom=0.17, top=0.89, wspace=0.58)
         self.data = plot_outlier_data(axes[0], self.x, self.y_true, self.y_pred, outlier,
                                       max_outlier=max_outlier)
         self.marks = plot_outlier_curves(axes[1], self.curves, at)
-        self.bars = plot_value_bars(axes[2], ["MAE", "MSE"], [at["mae_share"], at["mse_share"]],
-                                    [COLORS["ce"], COLORS["focal"]], percent=True,
-                                    title=f"the outlier's share of the\nsum ({n_points} points in all)")
-        dynamic = [*self.data.values(), self.marks, *self.bars["bars"], *self.bars["texts"]]
+        self.shares = plot_outlier_shares(axes[2], self.curves, at)
+        dynamic = [*self.data.values(), *self.marks.values(), self.shares]
         controls = {"outlier": C.slider("outlier", outlier, 0.0, float(max_outlier), self.STEP, width="wide")}
         super().__init__(fig, controls, dynamic=dynamic)
         self.refresh()
@@ -249,9 +267,14 @@ class OutlierExplorer(PlotWidget):
         at = row_at(self.curves, "outlier", outlier)
         update_outlier_data(self.data, self.x, self.y_true, self.y_pred, outlier)
         update_outlier_curves(self.marks, at)
-        update_value_bars(self.bars, [at["mae_share"], at["mse_share"]])
-        rows = [[name.upper(), f"{at[name]:.3f}", fn] for name, fn in self.SKLEARN]
-        self.readout.value = C.html_table([f"outlier {outlier:g}", "value", "scikit-learn function"], rows)
+        update_outlier_shares(self.shares, at)
+        row = [f"{outlier:g}", *(f"{at[k]:.3f}" for k in ("mae", "mse", "rmse")),
+               *(_fmt(100 * at[k], 1) + " %" for k in ("mae_share", "mse_share"))]
+        self.readout.value = numbers_table(
+            ["outlier", "MAE", "MSE", "RMSE", "its share of &Sigma;|r|", "its share of &Sigma;r&sup2;"],
+            [row],
+            note=f"sklearn.metrics: {C.code('mean_absolute_error')}, {C.code('mean_squared_error')}, "
+                 f"{C.code('root_mean_squared_error')} give the same numbers.")
 
 
 class RankingExplorer(PlotWidget):
@@ -264,17 +287,16 @@ class RankingExplorer(PlotWidget):
             check_choice(f"relevance[{r}]", v, self.LEVELS)
         breakdown = ranking_breakdown(relevance, k)  # checks the list and k
         self.n = len(relevance)
-        fig, axes = new_figure((11.5, 3.6), ncols=2, gridspec_kw={"width_ratios": [2.3, 1]})
-        fig.subplots_adjust(left=0.125, right=0.98, bottom=0.1, top=0.88, wspace=0.15)
-        self.listing = plot_ranked_list(axes[0], relevance, k, breakdown)
-        axes[0].set_title("ranked list (relevance 0-3; MRR/MAP count relevance > 0 as a hit)")
+        fig, axes = new_figure((8.8, 2.5), ncols=2, gridspec_kw={"width_ratios": [2.6, 1]})
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.12, top=0.86, wspace=0.12)
+        self.listing = plot_ranked_list(axes[0], relevance, k)
+        axes[0].set_title("ranked list: relevance 0-3 (faded: below the cut-off k)", fontsize="medium")
         self.bars = plot_value_bars(axes[1], ["RR", "AP@k", "NDCG@k"], self._values(breakdown),
                                     [COLORS["smooth"], COLORS["focal"], COLORS["ce"]],
-                                    title="metrics of this query")
+                                    title="this query")
         self.msg = show_message(axes[1], "")
         listing = self.listing
-        dynamic = [*listing["boxes"], *listing["rel"], *listing["prec"], *listing["gain"], listing["cut"],
-                   listing["cut_label"], *self.bars["bars"], *self.bars["texts"], self.msg]
+        dynamic = [listing["boxes"], *listing["digits"], listing["cut"], *self.bars["bars"], self.msg]
         controls = {f"rel{r + 1}": C.dropdown(f"#{r + 1}", self.LEVELS, int(v), width="tiny")
                     for r, v in enumerate(relevance)}
         controls["k"] = C.slider("k", int(k), 1, self.n, 1)
@@ -288,21 +310,24 @@ class RankingExplorer(PlotWidget):
     def update(self, k, **rels):
         relevance = [rels[f"rel{r + 1}"] for r in range(self.n)]
         b = ranking_breakdown(relevance, k)
-        update_ranked_list(self.listing, relevance, k, b)
+        update_ranked_list(self.listing, relevance, k)
         update_value_bars(self.bars, self._values(b))
         show_message(None, "" if b["n_relevant"] else "no relevant item:\nevery metric is 0",
                      artist=self.msg)
         self.readout.value = self._readout(relevance, k, b)
 
     def _readout(self, relevance, k, b) -> str:
-        ap_terms = " + ".join(f"{b['hits'][r]}/{r + 1}" for r in range(k) if relevance[r] > 0) or "0"
+        shown = [rel > 0 and r < k for r, rel in enumerate(relevance)]  # the terms inside the top k
+        prec = [f"{b['hits'][r]}/{r + 1}" if s else "" for r, s in enumerate(shown)]
+        gain = [f"{b['gains'][r]:.2f}" if s else "" for r, s in enumerate(shown)]
+        rows = [["relevance", *(str(int(rel)) for rel in relevance)], ["precision@r", *prec],
+                ["gain / log2(r+1)", *gain]]
+        ap_terms = " + ".join(p for p in prec if p) or "0"
         sk_ap = (f"{b['sklearn_ap']:.3f} (all ranks, = AP@{self.n})" if b["n_relevant"]
                  else "undefined (no relevant item)")
-        rows = [["reciprocal rank", f"{b['rr']:.3f}", "none (scikit-learn has no MRR)"],
-                [f"AP@{k} = ({ap_terms}) / min({b['n_relevant']}, {k})", f"{b['ap']:.3f}",
-                 f"average_precision_score: {sk_ap}"],
-                [f"NDCG@{k} = DCG / ideal DCG = {b['dcg']:.3f} / {b['ideal_dcg']:.3f}", f"{b['ndcg']:.3f}",
-                 f"ndcg_score(k={k}): {b['ndcg']:.3f} (the same call)"]]
-        return C.html_table(["metric", "value", "scikit-learn"], rows,
-                            note=C.escape("NDCG gains are linear: rel / log2(rank + 1), "
-                                          "as in sklearn.metrics.ndcg_score."))
+        title = (f"RR = <b>{b['rr']:.3f}</b> &nbsp; AP@{k} = ({ap_terms}) / min({b['n_relevant']}, {k}) = "
+                 f"<b>{b['ap']:.3f}</b> &nbsp; NDCG@{k} = DCG / ideal DCG = "
+                 f"{b['dcg']:.3f} / {b['ideal_dcg']:.3f} = <b>{b['ndcg']:.3f}</b>")
+        note = (f"scikit-learn: {C.code(f'ndcg_score(k={k})')} gives the same NDCG; "
+                f"{C.code('average_precision_score')}: {sk_ap}; no MRR.")
+        return numbers_table(["rank", *(f"#{r + 1}" for r in range(self.n))], rows, title=title, note=note)

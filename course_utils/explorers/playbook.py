@@ -69,8 +69,8 @@ class LRFinderExplorer(PlotWidget):
                                        width="wide"),
                     "rule": C.dropdown("suggestion", [(v, k) for k, v in SUGGESTION_RULES.items()], rule,
                                        width="wide")}
-        dynamic = [self.art["raw"], self.art["smoothed"], self.art["stop"], *self.art["marks"].values(),
-                   *self.art["vlines"].values(), self.cycle, self.peak, self.note]
+        dynamic = [self.art["smoothed"], self.art["stop"], *self.art["marks"].values(), self.cycle, self.peak,
+                   self.note]
         super().__init__(fig, controls, dynamic=dynamic)
         self.refresh()
 
@@ -104,9 +104,8 @@ class MomentumExplorer(PlotWidget):
     here, once.
     """
 
-    def __init__(self, kappas=(1, 3, 10, 100, 1000), betas=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6,
-                                                                     0.7, 0.8, 0.9, 0.95),
-                 *, kappa=100, beta=0.5, n_lr: int = 20, steps: int = 100):
+    def __init__(self, kappas=(1, 3, 10, 100, 1000), betas=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95),
+                 *, kappa=100, beta=0.6, n_lr: int = 20, steps: int = 100):
         self.kappas, self.betas = tuple(kappas), tuple(float(b) for b in betas)
         if kappa not in self.kappas or float(beta) not in self.betas:
             raise ValueError(f"kappa={kappa!r}, beta={beta!r}; allowed: kappa in {self.kappas}, "

@@ -1,8 +1,9 @@
 """The schedule explorers: a torch scheduler's lr in every epoch; ReduceLROnPlateau on a replayed val loss.
 
-Their sliders come from the scheduler specs of :mod:`course_utils.schedules` (one
-:class:`~course_utils.schedules.SchedulerSpec` per scheduler): a new scheduler there is a new
-entry in the dropdown here, with its own sliders, without a line changed in this module.
+Their sliders come from the scheduler specs of :mod:`course_utils.schedules` and
+:mod:`course_utils.plateau` (one :class:`~course_utils.schedules.SchedulerSpec` per scheduler): a new
+scheduler there is a new entry in the dropdown here, with its own sliders, without a line changed in
+this module.
 """
 
 from __future__ import annotations
@@ -12,20 +13,17 @@ import numpy as np
 from course_utils.checks import check_choice, check_number
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
+from course_utils.plateau import PLATEAU, _synthetic_trace, plot_plateau, update_plateau
 from course_utils.plotting import COLORS, new_figure, show_message
 from course_utils.schedules import (
-    PLATEAU,
     SCHEDULER_NAMES,
     SCHEDULERS,
     _schedule_unchecked,
-    _synthetic_trace,
     plot_lr_curve,
-    plot_plateau,
     scheduler_call,
     update_lr_axes,
     update_lr_curve,
     update_marker,
-    update_plateau,
     update_text,
 )
 

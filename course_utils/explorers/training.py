@@ -12,6 +12,7 @@ from course_utils.data import DigitsSplit, load_imbalanced_digits
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
 from course_utils.plotting import COLORS, new_figure, show_message
+from course_utils.training_report import results_html
 
 
 class TrainingDashboard(PlotWidget):
@@ -88,7 +89,20 @@ class TrainingDashboard(PlotWidget):
         show_message(None, self.note, artist=self.message)
         status = (f"<b>training:</b> {C.escape(self.shown[1].label())}" if self.running else
                   f"<b>next run (press Train):</b> {C.escape(self.config().label())}")
-        self.readout.value = f"<p>{status}</p>" + T.results_html(self.runs)
+        self.readout.value = f"<p>{status}{self._momentum_note()}</p>" + results_html(self.runs)
+
+    def _momentum_note(self) -> str:
+        """What the shown run's momentum (SGD) or β₁ (Adam) was, epoch by epoch, when something changed it."""
+        if self.shown is None:
+            return ""
+        history, config = self.shown
+        used = [m for m in history.get("momentum", []) if m is not None]
+        if not used or min(used) == max(used):
+            return ""
+        name = "momentum" if config.optimizer.startswith("SGD") else "β₁"
+        own = T.optimizer_momentum(config.optimizer)
+        return (f"<br>{name} used in epochs 1…{len(used)}: {used[0]:.3f} → min {min(used):.3f} → "
+                f"{used[-1]:.3f}, set by {config.scheduler} (the optimizer's own {own} is not used)")
 
     def train(self) -> T.RunResult | None:
         """Run the controls' config, redrawing after every epoch; append the result to ``runs``."""

@@ -965,10 +965,13 @@ class NotebookPage:
         return None
 
     # -- pictures ----------------------------------------------------------------------------
-    def main_widget(self):
-        """The first widget output that shows a plot (None when the notebook has none)."""
+    def main_widget(self, builds: str | None = None):
+        """The first widget output that shows a plot (None when the notebook has none); with ``builds``,
+        the first one whose cell's code calls ``builds(``."""
+        cells = json.loads((self.browser.server.source_root / self.path).read_text(encoding="utf-8"))["cells"]
         for w in self.describe()["widgets"]:
-            if w["images"]:
+            code = "".join(cells[w["cell"]]["source"]) if 0 <= w["cell"] < len(cells) else ""
+            if w["images"] and (builds is None or f"{builds}(" in code):
                 return self.element(w["id"])
         return None
 

@@ -4,9 +4,9 @@
     python -m tests.browser.screenshots notebooks/02_special_losses.ipynb --out /tmp/shots
 
 The main widget is the first widget output of the notebook that shows a plot, at its default settings
-right after Run All. Runs JupyterLab and headless Chromium like the browser test (``harness.py``);
-the browser test saves the same pictures when ``COURSE_SCREENSHOT_DIR`` is set.
-"""
+right after Run All -- or, for a notebook listed in :data:`SHOWCASE`, the explorer named there. Runs
+JupyterLab and headless Chromium like the browser test (``harness.py``); the browser test saves the same
+pictures when ``COURSE_SCREENSHOT_DIR`` is set. """
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ if __package__ in (None, ""):  # run as a file: python tests/browser/screenshots
 from tests.browser.harness import ROOT, browser_unavailable_reason, lab_session, notebooks  # noqa: E402
 
 OUT_DIR = ROOT / "docs" / "screenshots"
+#: notebook stem -> the explorer class its README picture shows, when it is not the notebook's first one
+SHOWCASE = {"03_optimizers_and_lr_schedules": "LRScheduleExplorer"}
 PAD = 8
 
 # The area the widget's content covers (leaf elements and text), in viewport pixels: a box widget is
@@ -69,7 +71,8 @@ _SCROLLER_HEIGHT_JS = r"""
 
 def save_main_widget(nb, path: Path) -> Path | None:
     """Save a PNG of the main widget of an open, run ``harness.NotebookPage``; None if it has none."""
-    out = nb.main_widget()
+    cls = SHOWCASE.get(Path(nb.name).stem)
+    out = nb.main_widget(builds=cls) if cls else nb.main_widget()
     if out is None:
         return None
     nb.wait_images()
