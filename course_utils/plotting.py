@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib as mpl
 from cycler import cycler
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -32,6 +34,42 @@ CYCLE_COLORS = [OKABE_ITO[k]
 CYCLE_LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1.5)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3))]
 
 _SCALES = {"screen": 1.0, "projector": 1.3}
+
+
+def linestyle_for(color) -> object:
+    """The line style that goes with ``color`` in the course's cycle (:data:`CYCLE_COLORS` with
+    :data:`CYCLE_LINESTYLES`; ``"C3"`` reads the cycle in use), solid for any other colour: lines told
+    apart by colour also differ by style."""
+    if isinstance(color, str) and len(color) == 2 and color[0] == "C" and color[1].isdigit():
+        cycle = mpl.rcParams["axes.prop_cycle"].by_key()
+        styles = cycle.get("linestyle")
+        return styles[int(color[1]) % len(styles)] if styles else "-"
+    try:
+        return CYCLE_LINESTYLES[[c.lower() for c in CYCLE_COLORS].index(to_hex(color).lower())]
+    except ValueError:
+        return "-"
+
+
+def contrast_ratio(color, background="#ffffff") -> float:
+    """WCAG 2 contrast ratio of two colours (1 to 21; text needs 4.5 or more)."""
+    def luminance(c):
+        rgb = [x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4 for x in mpl.colors.to_rgb(c)]
+        return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+
+    hi, lo = sorted((luminance(color), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@functools.lru_cache(maxsize=64)
+def text_color(color, background="#ffffff", ratio: float = 4.5) -> str:
+    """``color`` darkened (same hue and saturation) until text in it reaches ``ratio`` against
+    ``background`` (WCAG AA: 4.5): the colour of a line, fit to name that line in a readout."""
+    import colorsys
+
+    h, light, sat = colorsys.rgb_to_hls(*mpl.colors.to_rgb(color))
+    while contrast_ratio(colorsys.hls_to_rgb(h, light, sat), background) < ratio and light > 0:
+        light = max(0.0, light - 0.01)
+    return to_hex(colorsys.hls_to_rgb(h, light, sat))
 
 
 def use_course_style(scale: str = "projector") -> None:
