@@ -156,7 +156,7 @@ def test_notebook_page_shows_code_outputs_and_players(built_site, notebook):
         assert plain.count(error) <= source_text.count(error), f"{error!r} on the page"
     assert "widget-view+json" not in html and "widget-state+json" not in html
     # the cells' outputs: one output block after each code cell that prints
-    blocks = re.split(r'<div class="cell docutils container">', html)[1:]
+    blocks = re.split(r'<div class="cell(?: tag_[\w-]+)* docutils container">', html)[1:]  # tags: exercises
     assert len(blocks) == len(code_cells)
     for cell, block in zip(code_cells, blocks):
         src = "".join(cell["source"])
@@ -261,15 +261,16 @@ def test_sampled_frames_are_the_explorers_own(built_site):
     setting; the picture is the explorer's picture (up to the palette's rounding)."""
     from course_utils import use_course_style
     from course_utils.explorers import EXPLORERS
-    from course_utils.site.build import explorer_options, site_config
+    from course_utils.site.build import explorer_options, notebook_entry, site_config
 
-    site = built_site[0]
+    site, info = built_site[0], built_site[1]
     config = site_config()
     rng = random.Random(16)
     checked = 0
     for path, player in _players(site):
         m = player["manifest"]
-        entry = EXPLORERS[m["name"]]
+        # built as its notebook builds it (the arguments the kernel passed, where frames.toml asks for them)
+        entry = notebook_entry(EXPLORERS[m["name"]], info["explorers"][m["name"]].get("arguments"))
         press = explorer_options(config, m["name"]).get("press")
         playable = [c for c in m["controls"] if c["kind"] != "button"]
         default = ".".join(str(c["default"]) for c in playable)
@@ -297,6 +298,24 @@ def test_sampled_frames_are_the_explorers_own(built_site):
                 assert all(n in alt for n in numbers), f"{m['name']}: alt text lacks the readout's numbers"
                 checked += 1
     assert checked >= 2 * len(EXPLORERS)
+
+
+def test_notebook_arguments_rebuild_the_notebooks_own_explorer():
+    """An explorer keeps the arguments it was built with; the site rebuilds it from them (as the build
+    does with those the notebook's kernel passed), positional ones included."""
+    import base64
+    import pickle
+
+    from course_utils.explorers import EXPLORERS
+    from course_utils.site.build import notebook_entry
+
+    entry = EXPLORERS["leaderboard_shakeup"]
+    mine = entry.load()(0.8, simulated={(1000, 0.01): 0.2}, gap=0.01)
+    assert mine.made_with == ((0.8,), {"simulated": {(1000, 0.01): 0.2}, "gap": 0.01})
+    again = notebook_entry(entry, base64.b64encode(pickle.dumps(mine.made_with)).decode())
+    assert again.kwargs == {"sd": 0.8, "simulated": {(1000, 0.01): 0.2}, "gap": 0.01}
+    assert again().readout.value == mine.readout.value != entry().readout.value
+    assert notebook_entry(entry, None) is entry
 
 
 def test_build_compared_each_player_with_the_kernels_picture(built_site):

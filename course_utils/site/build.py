@@ -9,7 +9,9 @@ Steps (two worker processes share the work; nothing is downloaded):
    frames rendered (:mod:`course_utils.site.frames`) into ``OUT_DIR/_frames/<name>/``; the cell of
    its notebook that builds it gets the static player instead of the widget (matched by the
    catalogue's ``class_name`` and ``notebook``), and the player's first frame is compared with the
-   kernel's own picture of that cell;
+   kernel's own picture of that cell. An explorer marked ``arguments = "notebook"`` in frames.toml
+   (built from numbers its notebook computes first) is rendered with the constructor arguments that
+   the notebook's kernel passed (:attr:`PlotWidget.made_with`, read from the kernel after the last cell);
 3. Sphinx with myst-nb and the book theme (configuration in ``docs/site/``) turns the executed
    notebooks and the home page into HTML, with MathJax copied into the site (a pip package ships it)
    so that pages load nothing from outside their folder.
@@ -22,10 +24,13 @@ from __future__ import annotations
 import base64
 import concurrent.futures as cf
 import copy
+import dataclasses
+import inspect
 import io
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -141,37 +146,82 @@ def _worker_init() -> None:
     os.environ.pop("MPLBACKEND", None)
 
 
-def execute_notebook(path: str, timeout: int = 300) -> tuple[dict, float]:
-    """Run a notebook top to bottom in a fresh python3 kernel in its own folder; (notebook, seconds)."""
+#: Run in the kernel after the notebook's last cell: the constructor arguments of the explorers that the
+#: cells ``{execution count: (catalogue name, class name)}`` built, pickled into a file.
+_ARGUMENTS_CELL = """\
+def _course_site_arguments(cells, path):
+    import pickle
+    found = {{}}
+    for count, (name, cls) in cells.items():
+        made = [Out.get(count)] + list(reversed(list(globals().values())))  # its output, else a variable
+        obj = next(o for o in made if type(o).__name__ == cls and hasattr(o, "made_with"))
+        found[name] = obj.made_with
+    with open(path, "wb") as f:
+        pickle.dump(found, f)
+_course_site_arguments({cells!r}, {path!r})
+del _course_site_arguments
+"""
+
+
+def execute_notebook(path: str, timeout: int = 300, capture: dict | None = None) -> tuple[dict, float, dict]:
+    """Run a notebook top to bottom in a fresh python3 kernel in its own folder; (notebook, seconds,
+    arguments). ``capture``: ``{code cell index: catalogue entry name}`` of the explorers whose
+    constructor arguments are wanted (base64 pickles of ``(args, kwargs)`` by entry name, in
+    ``arguments``)."""
     import nbclient
     import nbformat
     from jupyter_client.manager import KernelManager
+
+    from course_utils.explorers import EXPLORERS
 
     start = time.perf_counter()
     nb = nbformat.read(path, as_version=4)
     # the kernel talks over local sockets (ipc), not TCP: the build needs no network, not even loopback
     ipc = tempfile.mkdtemp(prefix="course-kernel-")
+    pickled = os.path.join(ipc, "arguments.pickle")
+    if capture:  # one more cell, run after the notebook's own and taken out again
+        counts = [sum(c.cell_type == "code" for c in nb.cells[:i + 1]) for i in range(len(nb.cells))]
+        cells = {counts[i]: (name, EXPLORERS[name].class_name) for i, name in capture.items()}  # Out[n]
+        nb.cells.append(nbformat.v4.new_code_cell(_ARGUMENTS_CELL.format(cells=cells, path=pickled)))
     km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(ipc, "k"))
     client = nbclient.NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3", allow_errors=False,
                                      store_widget_state=True,
                                      resources={"metadata": {"path": str(Path(path).parent)}})
+    arguments = {}
     try:
         client.execute()
+        if capture:
+            nb.cells.pop()
+            with open(pickled, "rb") as f:
+                arguments = {k: base64.b64encode(pickle.dumps(v)).decode("ascii")
+                             for k, v in pickle.load(f).items()}
     finally:
         shutil.rmtree(ipc, ignore_errors=True)
-    return json.loads(nbformat.writes(nb)), time.perf_counter() - start
+    return json.loads(nbformat.writes(nb)), time.perf_counter() - start, arguments
+
+
+def notebook_entry(entry, arguments: str | None):
+    """The catalogue ``entry`` built with the arguments its notebook's kernel used (a base64 pickle of
+    ``(args, kwargs)`` from :func:`execute_notebook`), or ``entry`` itself when there are none."""
+    if not arguments:
+        return entry
+    args, kwargs = pickle.loads(base64.b64decode(arguments))
+    bound = inspect.signature(entry.load()).bind(*args, **kwargs).arguments
+    return dataclasses.replace(entry, kwargs={**entry.kwargs, **bound})
 
 
 def render_frames(name: str, out_dir: str, frames_url: str, binder: str, options: dict,
-                  style: str) -> dict:
-    """Render explorer ``name``'s frames into ``out_dir``; its player HTML and statistics."""
+                  style: str, arguments: str | None = None) -> dict:
+    """Render explorer ``name``'s frames into ``out_dir``; its player HTML and statistics.
+    ``arguments``: the notebook's constructor arguments (see :func:`notebook_entry`)."""
     from course_utils import use_course_style
     from course_utils.explorers import EXPLORERS
     from course_utils.site.frames import player_html, render_explorer
 
     use_course_style(style)
-    entry = EXPLORERS[name]
+    entry = notebook_entry(EXPLORERS[name], arguments)
     press_note = options.pop("press_note", "")
+    options.pop("arguments", None)
     rendered = render_explorer(entry, options)
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -273,10 +323,22 @@ def copy_mathjax(static: Path) -> None:
             shutil.copy2(src, dst)
 
 
+#: The theme's Font Awesome script (1.6 MB on every page): it only serves icons added by hand, as SVG;
+#: the theme's own icons come from its stylesheet and web font, which stay.
+ICON_SCRIPT = "_static/scripts/fontawesome.js"
+_ICON_SCRIPT_TAG = re.compile(r'[ \t]*<script defer src="[^"]*' + re.escape(ICON_SCRIPT)
+                              + r'[^"]*"></script>\n?')
+
+
 def prune(out: Path) -> None:
-    """Drop what no page loads: Sphinx's build records, the theme's translation catalogues and source
-    maps, the empty source folder."""
-    for leftover in (".buildinfo", ".buildinfo.bak", "objects.inv"):
+    """Drop what no page needs: Sphinx's build records, the theme's translation catalogues, source maps
+    and icon script (:data:`ICON_SCRIPT`: the pages stop loading it), the empty source folder."""
+    for page in out.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if ICON_SCRIPT in text:
+            page.write_text(_ICON_SCRIPT_TAG.sub("", text), encoding="utf-8")
+    unused = (".buildinfo", ".buildinfo.bak", "objects.inv", ICON_SCRIPT, ICON_SCRIPT + ".LICENSE.txt")
+    for leftover in unused:
         (out / leftover).unlink(missing_ok=True)
     shutil.rmtree(out / "_static" / "locales", ignore_errors=True)
     for path in (out / "_static").rglob("*.map"):
@@ -344,24 +406,42 @@ def build(out_dir, *, root: Path = ROOT, jobs: int = 2, explorers=None, notebook
         with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx,
                                     initializer=_worker_init) as pool:
             # the longest jobs first (the notebooks, then the explorers with the most frames), the
-            # short ones fill the gaps at the end
-            nb_jobs = {p.stem: pool.submit(execute_notebook, str(p))
-                       for p in sorted(notebooks, key=lambda p: -p.stat().st_size)}
-            frame_jobs = {}
+            # short ones fill the gaps at the end; an explorer built with the notebook's own arguments
+            # (`arguments = "notebook"` in frames.toml) waits for its notebook's kernel to give them
             opts = {n: explorer_options(config, n, frame_budget) for n in names}
+            late = {n for n in names if opts[n].get("arguments") == "notebook"}
+            sources = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in notebooks}
+            nb_jobs = {}
+            for p in sorted(notebooks, key=lambda p: -p.stat().st_size):
+                capture = {i: e.name for i, e in explorer_cells(sources[p.stem], p.stem,
+                                                                [EXPLORERS[n] for n in late]).items()}
+                nb_jobs[p.stem] = pool.submit(execute_notebook, str(p), capture=capture)
             first = config.get("first", [])
             heavy_first = sorted(names, key=lambda n: first.index(n) if n in first else len(first))
-            for name in heavy_first:
-                frame_jobs[name] = pool.submit(render_frames, name, str(out / FRAMES_DIR / name),
-                                               f"../{FRAMES_DIR}/{name}/",
-                                               binder_url(root, EXPLORERS[name].notebook), opts[name], style)
-            nb_jobs = {p.stem: nb_jobs[p.stem] for p in notebooks}
-            for name, job in frame_jobs.items():
-                report.explorers[name] = job.result()
+
+            def frames_job(name, arguments=None):
+                return pool.submit(render_frames, name, str(out / FRAMES_DIR / name),
+                                   f"../{FRAMES_DIR}/{name}/", binder_url(root, EXPLORERS[name].notebook),
+                                   opts[name], style, arguments)
+
+            frame_jobs = {name: frames_job(name) for name in heavy_first if name not in late}
+            executed, arguments = {}, {}
+            for stem, job in nb_jobs.items():
+                executed[stem] = job.result()
+                for name, args in executed[stem][2].items():
+                    arguments[name] = args
+                    frame_jobs[name] = frames_job(name, args)
+            if late - set(arguments):
+                raise RuntimeError(f"no notebook cell gave the arguments of {sorted(late - set(arguments))}")
+            for name in names:
+                report.explorers[name] = frame_jobs[name].result()
+                if name in arguments:
+                    report.explorers[name]["arguments"] = arguments[name]
                 log(f"frames {name}: {report.explorers[name]['frames']} settings, "
                     f"{report.explorers[name]['seconds']:.1f} s")
-            for stem, job in nb_jobs.items():
-                nb, seconds = job.result()
+            for p in notebooks:
+                stem = p.stem
+                nb, seconds, _ = executed[stem]
                 report.notebook_seconds[stem] = seconds
                 log(f"executed {stem}: {seconds:.1f} s")
                 players = {}

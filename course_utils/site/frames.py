@@ -45,6 +45,7 @@ PLAN_DEFAULTS = {
     "max_frames": 700,        # the plan is thinned (fewer slider positions) until it fits
     "press": "",              # a button pressed before each frame is taken (a fresh explorer each time)
     "colors": 256,            # palette size of the indexed PNG
+    "arguments": "catalogue",  # or "notebook": built with the arguments the notebook's kernel passed
 }
 
 
