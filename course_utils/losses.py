@@ -418,7 +418,8 @@ def plot_focal_curves(ax, p_t, gammas=PAPER_GAMMAS, *, ymax=5.0):
     lines = {}
     for g in gammas:
         if g == 0:
-            (lines[g],) = ax.plot(p_t, focal_curve(p_t, 0.0), color=COLORS["ce"], lw=2.5, label="CE (γ = 0)")
+            (lines[g],) = ax.plot(p_t, focal_curve(p_t, 0.0), color=COLORS["ce"], lw=2.5, ls="-.",
+                                  label="CE (γ = 0)")
             continue
         (lines[g],) = ax.plot(p_t, focal_curve(p_t, g), color=COLORS["baseline"], lw=1.2, alpha=0.8)
         x = _LABEL_X.get(float(g), 0.6)
@@ -437,7 +438,7 @@ def plot_focal_curves(ax, p_t, gammas=PAPER_GAMMAS, *, ymax=5.0):
 def plot_focal_gradients(ax, p_t, gamma, *, ymax=None):
     """|dloss/dz_t| against p_t for cross-entropy and focal loss at ``gamma``; returns (ce_line, fl_line)."""
     p_t = _check_probabilities("p_t", p_t)
-    (ce,) = ax.plot(p_t, focal_logit_grad(p_t, 0.0), color=COLORS["ce"], lw=2.5, label="CE")
+    (ce,) = ax.plot(p_t, focal_logit_grad(p_t, 0.0), color=COLORS["ce"], lw=2.5, ls="-.", label="CE")
     (fl,) = ax.plot(p_t, focal_logit_grad(p_t, gamma), color=COLORS["focal"], lw=2.5, label=f"FL γ={gamma:g}")
     ax.set_xlim(0, 1)
     if ymax is not None:
@@ -561,7 +562,8 @@ def plot_smoothed_loss(ax, p_true, num_classes, eps, *, p_confident=0.99) -> dic
     p = _check_probabilities("p_true", p_true)
     smoothing_summary(num_classes, eps, p_confident)  # the checks
     ax.plot(p, -np.log(p), color=COLORS["ce"], lw=2.5, label="one-hot (CE)")
-    art = {"uniform": ax.plot(p, p, color=COLORS["smooth"], lw=2.5, label="smoothed: torch (uniform)")[0],
+    art = {"uniform": ax.plot(p, p, color=COLORS["smooth"], lw=2.5, ls="-.",  # data: update below
+                              label="smoothed: torch (uniform)")[0],
            "others": ax.plot(p, p, color=OTHERS_COLOR, lw=2.5, ls="--",  # data: update below
                              label="smoothed: bootcamp (others)")[0],
            "confident": ax.plot([], [], "o", color=COLORS["accent"], ms=8, mec="black", mew=0.8,

@@ -11,6 +11,8 @@ artists (each costs 0.3 ms or more to draw).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
@@ -25,6 +27,7 @@ METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy
 _MODEL = COLORS["ce"]
 _BASE = COLORS["baseline"]
 _ACCENT = COLORS["accent"]
+_FAMILY_STYLES = ("--", "-.", ":")  # thin curves of a family, beside the current one drawn solid
 _SHADES = ("#eeeeee", "#c7e9c0", "#74c476", "#238b45")  # relevance 0..3 of a ranked item
 
 
@@ -88,8 +91,9 @@ def plot_threshold_sweep(ax, sweep, at):
     curves change only with the data (:func:`update_threshold_sweep`), the line and the markers
     with the threshold (:func:`update_threshold_marker`).
     """
-    lines = {k: ax.plot([], [], color=color, label=METRIC_LABELS[k])[0]
-             for k, color in (("precision", COLORS["focal"]), ("recall", COLORS["smooth"]), ("f1", _MODEL))}
+    lines = {k: ax.plot([], [], color=color, ls=ls, label=METRIC_LABELS[k])[0]
+             for k, color, ls in (("precision", COLORS["focal"], "--"), ("recall", COLORS["smooth"], "-."),
+                                  ("f1", _MODEL, "-"))}
     ax.set(xlim=(-0.02, 1.02), ylim=(-0.04, 1.04), xlabel="threshold (predict 1 if score >= t)")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 0.99), ncol=3, frameon=False, fontsize="small",
               handlelength=1.2, columnspacing=1.0)
@@ -166,11 +170,12 @@ def update_pr(artists, curves, point=None) -> None:
 
 
 def plot_roc_pr_family(ax_roc, ax_pr, family: dict, colors: dict):
-    """Thin ROC and PR curves of each entry of ``family`` (``{factor: roc_pr_curves(...)}``) to compare."""
-    for factor, c in family.items():
-        ax_roc.plot(c["fpr"], c["tpr"], color=colors[factor], lw=1, alpha=0.6,
+    """Thin ROC and PR curves of each entry of ``family`` (``{factor: roc_pr_curves(...)}``) to compare,
+    each in its own line style too."""
+    for (factor, c), ls in zip(family.items(), itertools.cycle(_FAMILY_STYLES)):
+        ax_roc.plot(c["fpr"], c["tpr"], color=colors[factor], lw=1.2, ls=ls, alpha=0.7,
                     label=f"x{factor}: AUC {c['roc_auc']:.3f}")
-        ax_pr.plot(c["recall"], c["precision"], color=colors[factor], lw=1, alpha=0.6,
+        ax_pr.plot(c["recall"], c["precision"], color=colors[factor], lw=1.2, ls=ls, alpha=0.7,
                    label=f"x{factor}: AP {c['average_precision']:.3f}")
 
 

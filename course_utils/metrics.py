@@ -19,7 +19,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from course_utils.checks import check_number
-from course_utils.plotting import COLORS
+from course_utils.plotting import COLORS, linestyle_for
 
 #: Names of the binary-classification numbers, in the order the readouts show them.
 BINARY_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "macro_f1",
@@ -361,14 +361,19 @@ def expected_calibration_error(probs, labels, n_bins=10) -> float:
     return float(np.sum(count[full] * np.abs(acc[full] - mean_conf[full])) / count.sum())
 
 
-def plot_reliability(ax, probs, labels, n_bins=10, *, color=None, label=None):
-    """Reliability diagram: accuracy against mean confidence per bin (marker area ~ the bin's share)."""
+def plot_reliability(ax, probs, labels, n_bins=10, *, color=None, label=None, ls=None):
+    """Reliability diagram: accuracy against mean confidence per bin (marker area ~ the bin's share).
+
+    ``ls``: the line style (default: the one that goes with ``color``,
+    :func:`~course_utils.plotting.linestyle_for`)."""
     mean_conf, acc, count = calibration_bins(probs, labels, n_bins)
     ax.plot([0, 1], [0, 1], color=COLORS["baseline"], lw=1, ls=":")
     full = count > 0
-    ax.plot(mean_conf[full], acc[full], "-", color=color, lw=1.5, alpha=0.8)
-    ax.scatter(mean_conf[full], acc[full], s=10 + 300 * count[full] / count.sum(), color=color, label=label,
-               zorder=3)
+    (line,) = ax.plot(mean_conf[full], acc[full], color=color, lw=1.5, alpha=0.8,
+                      ls=linestyle_for(color) if ls is None else ls)
+    ax.scatter(mean_conf[full], acc[full], s=10 + 300 * count[full] / count.sum(), color=color, zorder=3)
+    if label is not None:  # the legend shows the line style with the marker
+        ax.plot([], [], marker="o", color=line.get_color(), ls=line.get_linestyle(), label=label)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("confidence (top-1 probability)")

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from course_utils.checks import check_choice, check_number, check_type
-from course_utils.plotting import COLORS
+from course_utils.plotting import COLORS, linestyle_for
 
 __all__ = [
     "BETA_ARGUMENT", "DIVERGENCE_BOUND", "OPTIMIZERS", "SURFACES", "Surface", "Trajectory", "beta_params",
@@ -447,17 +447,21 @@ def _xy(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
     return (pts[:, 0], trajectory.losses) if pts.shape[1] == 1 else (pts[:, 0], pts[:, 1])
 
 
-def plot_trajectory(ax, trajectory: Trajectory, *, color=None, label=None):
-    """Draw the visited points joined by a line (1-D: on the loss curve); return the Line2D."""
-    (line,) = ax.plot(*_xy(trajectory), "-o", color=color or COLORS["focal"], ms=3.5, lw=1.5,
+def plot_trajectory(ax, trajectory: Trajectory, *, color=None, label=None, ls=None):
+    """Draw the visited points joined by a line (1-D: on the loss curve); return the Line2D.
+    ``ls``: the line style (default: the one that goes with ``color``, :func:`linestyle_for`)."""
+    color = color or COLORS["focal"]
+    ls = linestyle_for(color) if ls is None else ls
+    (line,) = ax.plot(*_xy(trajectory), marker="o", ls=ls, color=color, ms=3.5, lw=1.5,
                       label=label or trajectory.optimizer, zorder=4)
     return line
 
 
-def plot_loss_history(ax, trajectory: Trajectory, *, color=None):
+def plot_loss_history(ax, trajectory: Trajectory, *, color=None, ls=None):
     """The loss after each step on a log axis (clipped at 1e-12); return the Line2D."""
+    color = color or COLORS["focal"]
     (line,) = ax.plot(np.arange(len(trajectory.losses)), np.maximum(trajectory.losses, _LOSS_FLOOR),
-                      color=color or COLORS["focal"], lw=2)
+                      color=color, ls=linestyle_for(color) if ls is None else ls, lw=2)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss (log)")

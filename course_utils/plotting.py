@@ -2,26 +2,79 @@
 
 from __future__ import annotations
 
+import functools
+
 import matplotlib as mpl
+from cycler import cycler
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from course_utils.checks import check_choice
 
-#: Colours used across the course: one per concept, the same in every notebook.
+#: Okabe & Ito's colour-blind-safe palette (Color Universal Design), as matplotlib ships it.
+OKABE_ITO = dict(zip(("black", "orange", "sky_blue", "green", "yellow", "blue", "vermillion", "purple"),
+                     (to_hex(c) for c in mpl.color_sequences["okabe_ito"])))
+
+#: Colours used across the course: one per concept, the same in every notebook. Okabe-Ito colours,
+#: which readers with any common colour-vision deficiency can tell apart (give lines a style too).
 COLORS = {
-    "ce": "#1f77b4",        # plain cross-entropy / the model
-    "focal": "#d62728",     # focal loss
-    "smooth": "#2ca02c",    # label smoothing
-    "baseline": "#7f7f7f",  # always-majority baseline, references
-    "accent": "#ff7f0e",    # the current point of a slider
+    "ce": OKABE_ITO["blue"],          # plain cross-entropy / the model
+    "focal": OKABE_ITO["vermillion"],  # focal loss
+    "smooth": OKABE_ITO["green"],     # label smoothing
+    "baseline": "#767676",            # always-majority baseline, references (grey, 4.5:1 on white)
+    "accent": OKABE_ITO["orange"],    # the current point of a slider
 }
+
+#: The default line cycle: each colour comes with its own line style, so lines differ without colour
+#: too (in print, in greyscale, for a reader who cannot tell two hues apart). Yellow is left out: too
+#: light on white.
+CYCLE_COLORS = [OKABE_ITO[k]
+                for k in ("blue", "vermillion", "green", "orange", "purple", "sky_blue", "black")]
+CYCLE_LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1.5)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3))]
 
 _SCALES = {"screen": 1.0, "projector": 1.3}
 
 
+def linestyle_for(color) -> object:
+    """The line style that goes with ``color`` in the course's cycle (:data:`CYCLE_COLORS` with
+    :data:`CYCLE_LINESTYLES`; ``"C3"`` reads the cycle in use), solid for any other colour: lines told
+    apart by colour also differ by style."""
+    if isinstance(color, str) and len(color) == 2 and color[0] == "C" and color[1].isdigit():
+        cycle = mpl.rcParams["axes.prop_cycle"].by_key()
+        styles = cycle.get("linestyle")
+        return styles[int(color[1]) % len(styles)] if styles else "-"
+    try:
+        return CYCLE_LINESTYLES[[c.lower() for c in CYCLE_COLORS].index(to_hex(color).lower())]
+    except ValueError:
+        return "-"
+
+
+def contrast_ratio(color, background="#ffffff") -> float:
+    """WCAG 2 contrast ratio of two colours (1 to 21; text needs 4.5 or more)."""
+    def luminance(c):
+        rgb = [x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4 for x in mpl.colors.to_rgb(c)]
+        return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+
+    hi, lo = sorted((luminance(color), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@functools.lru_cache(maxsize=64)
+def text_color(color, background="#ffffff", ratio: float = 4.5) -> str:
+    """``color`` darkened (same hue and saturation) until text in it reaches ``ratio`` against
+    ``background`` (WCAG AA: 4.5): the colour of a line, fit to name that line in a readout."""
+    import colorsys
+
+    h, light, sat = colorsys.rgb_to_hls(*mpl.colors.to_rgb(color))
+    while contrast_ratio(colorsys.hls_to_rgb(h, light, sat), background) < ratio and light > 0:
+        light = max(0.0, light - 0.01)
+    return to_hex(colorsys.hls_to_rgb(h, light, sat))
+
+
 def use_course_style(scale: str = "projector") -> None:
-    """Set matplotlib defaults: large fonts and thick lines for a projector, or ``"screen"``."""
+    """Set matplotlib defaults: large fonts and thick lines for a projector, or ``"screen"``; the
+    colour-blind-safe line cycle (:data:`CYCLE_COLORS` paired with :data:`CYCLE_LINESTYLES`)."""
     check_choice("scale", scale, _SCALES)
     s = _SCALES[scale]
     mpl.rcParams.update({
@@ -38,6 +91,7 @@ def use_course_style(scale: str = "projector") -> None:
         "grid.alpha": 0.3,
         "axes.spines.top": False,
         "axes.spines.right": False,
+        "axes.prop_cycle": cycler(color=CYCLE_COLORS) + cycler(linestyle=CYCLE_LINESTYLES),
     })
 
 

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from course_utils.checks import check_choice, check_number, check_type
 from course_utils.data import DigitsSplit, load_imbalanced_digits
 from course_utils.optimizers import OPTIMIZERS
-from course_utils.plotting import COLORS
+from course_utils.plotting import COLORS, OKABE_ITO
 from course_utils.reproducibility import get_device, set_seed, torch_threads
 
 LOSSES = {"ce": "cross-entropy", "weighted_ce": "weighted CE", "focal": "focal (γ=2)",
@@ -62,7 +62,8 @@ TRAINING_SCHEDULERS = {
 MODELS = ("mlp", "cnn")
 #: An lr that works for each offered optimizer on this data (the dashboard's lr follows the optimizer).
 DEFAULT_LR = {"SGD+momentum": 0.1, "Adam": 1e-2, "AdamW": 1e-2}
-LOSS_COLORS = {"ce": COLORS["ce"], "weighted_ce": "#9467bd", "focal": COLORS["focal"],
+#: One Okabe-Ito colour per loss; each has its own line style in the course cycle (plotting.linestyle_for).
+LOSS_COLORS = {"ce": COLORS["ce"], "weighted_ce": OKABE_ITO["purple"], "focal": COLORS["focal"],
                "label_smoothing": COLORS["smooth"]}
 HISTORY_KEYS = ("epoch", "lr", "momentum", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
                 "val_recall")
@@ -450,7 +451,7 @@ def compare_over_seeds(seeds=(0, 1, 2), losses=tuple(LOSSES), *, data_options=No
 def plot_history(axes, history, *, color=COLORS["ce"], label=None, baseline_f1=None, accuracy=False) -> dict:
     """Draw loss (train solid, val dashed), lr, and val macro-F1 per epoch on three axes; return the lines.
 
-    ``accuracy=True`` adds the validation accuracy (grey) to the macro-F1 panel.
+    ``accuracy=True`` adds the validation accuracy (grey, dash-dot) to the macro-F1 panel.
     """
     ax_loss, ax_lr, ax_f1 = axes
     tag = f"{label} " if label else ""
@@ -459,7 +460,7 @@ def plot_history(axes, history, *, color=COLORS["ce"], label=None, baseline_f1=N
              "lr": ax_lr.plot([], [], "-", color=color, label=label)[0],
              "val_macro_f1": ax_f1.plot([], [], "-", color=color, label=label)[0]}
     if accuracy:
-        lines["val_accuracy"] = ax_f1.plot([], [], "-", color=COLORS["baseline"], lw=1.5)[0]
+        lines["val_accuracy"] = ax_f1.plot([], [], "-.", color=COLORS["baseline"], lw=1.5)[0]
     update_history(lines, history)
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))

@@ -49,6 +49,12 @@ class PlotWidget:
     lecture); ``last_error`` keeps the traceback for tests.
     """
 
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        # how this explorer was built: the static site rebuilds a notebook's explorer the same way
+        self.made_with = (args, kwargs)
+        return self
+
     def __init__(self, fig, controls: dict, *, dynamic=(), layout: str = "top", width: int | None = None,
                  readout: bool = True, header=()):
         """``fig``: the figure, built once; ``controls``: name -> ipywidgets control (or button);

@@ -20,7 +20,7 @@ from course_utils.losses import (
     update_smoothed_loss,
     update_soft_targets,
 )
-from course_utils.plotting import COLORS, new_figure, show_message
+from course_utils.plotting import COLORS, new_figure, show_message, text_color
 
 
 class FocalLossExplorer(PlotWidget):
@@ -127,13 +127,14 @@ class LabelSmoothingExplorer(PlotWidget):
             to_torch = "no torch ε (bootcamp ε ≥ (C−1)/C)"
         to_boot = f"bootcamp ε = {equivalent_eps(eps, c, 'uniform', 'others'):.5g}"
         uni, oth = s["uniform"], s["others"]
+        uni_c, oth_c = text_color(COLORS["smooth"]), text_color(OTHERS_COLOR)  # 4.5:1 on white, as text
         rows = [
-            f"<b>ε = {eps:.2f}, C = {c}.</b> <span style='color:{COLORS['smooth']}'>torch (uniform)</span>: "
-            f"true {uni['on']:.4g}, others {uni['off']:.4g} · <span style='color:{OTHERS_COLOR}'>bootcamp "
+            f"<b>ε = {eps:.2f}, C = {c}.</b> <span style='color:{uni_c}'>torch (uniform)</span>: "
+            f"true {uni['on']:.4g}, others {uni['off']:.4g} · <span style='color:{oth_c}'>bootcamp "
             f"(others)</span>: true {oth['on']:.4g}, others {oth['off']:.4g}",
             f"Convert: bootcamp ε = {eps:.2f} ≙ {to_torch}; torch ε = {eps:.2f} ≙ {to_boot}.",
             f"Loss of a confident prediction (p = {self.P_CONFIDENT}, "
-            f"<span style='color:{COLORS['accent']}'>●</span>): torch {uni['confident']:.3f}, "
+            f"<span style='color:{text_color(COLORS['accent'])}'>●</span>): torch {uni['confident']:.3f}, "
             f"bootcamp {oth['confident']:.3f} · of the smoothed prediction (p = target, ★): torch "
             f"{uni['best']:.3f}, bootcamp {oth['best']:.3f} (the minimum, = entropy of the target).",
         ]

@@ -19,7 +19,7 @@ from course_utils.optimizers import (
     update_surface,
     zigzag,
 )
-from course_utils.plotting import COLORS, new_figure, show_message
+from course_utils.plotting import COLORS, new_figure, show_message, text_color
 
 __all__ = ["OptimizerExplorer"]
 
@@ -67,7 +67,7 @@ class OptimizerExplorer(PlotWidget):
         self.runs = [plot_run(ax, ax_loss, first, color=color) for color in _COLORS]
         # Texts are static (drawing one costs ~4 ms, a blit of lines < 1 ms): the names of the two
         # runs are in the readout; the plot labels say which colour is which control.
-        for i, (color, text) in enumerate(zip(_COLORS, ("── optimizer", "── compare with"), strict=True)):
+        for i, (color, text) in enumerate(zip(_COLORS, ("- - optimizer", "── compare with"), strict=True)):
             ax_loss.text(float(i), 1.03, text, transform=ax_loss.transAxes, ha=("left", "right")[i],
                          va="bottom", color=color, fontweight="bold")
         self.message = show_message(ax, "")
@@ -126,4 +126,4 @@ class OptimizerExplorer(PlotWidget):
                 flips, travel = zigzag(run, axis=1)
                 status += f"; along y (the steep axis) it flips sign {flips}× and travels {travel:.3g}"
         call = optimizer_call(run.optimizer, run.lr, **beta_params(run.optimizer, beta))
-        return f"<b style='color:{color}'>{run.optimizer}</b>: {C.code(call)}: {status}"
+        return f"<b style='color:{text_color(color)}'>{run.optimizer}</b>: {C.code(call)}: {status}"

@@ -43,7 +43,7 @@ class TrainingDashboard(PlotWidget):
         dark = "0.25"  # legends name the line styles; the colour is the run's loss (LOSS_COLORS)
         # one legend above the panels, outside the data (blitted lines would cover a legend inside)
         fig.legend([Line2D([], [], color=dark), Line2D([], [], color=dark, ls="--"),
-                    Line2D([], [], color=COLORS["baseline"], lw=1.5),
+                    Line2D([], [], color=COLORS["baseline"], lw=1.5, ls="-."),
                     Line2D([], [], color=COLORS["baseline"], ls=":")],
                    ["train loss (mean over the epoch)", "validation loss", "validation accuracy",
                     "always-majority macro-F1"], loc="upper center", ncols=4, fontsize="small", frameon=False)

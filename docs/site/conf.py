@@ -1,0 +1,54 @@
+"""Sphinx configuration of the course site (built by ``python -m course_utils.site build OUT_DIR``).
+
+The build copies this folder next to the executed notebooks and runs Sphinx on it: myst-nb reads the
+notebooks as they are (it executes nothing), the book theme lays the pages out, and MathJax comes
+from the site's own ``_static`` folder, so a page loads nothing from outside its folder.
+"""
+
+import os
+import re
+
+project = "Training & Inference — Loss, Optimizer, Metric"
+author = "the course"
+copyright = "the course's authors"
+language = "en"
+
+extensions = ["myst_nb"]
+nb_execution_mode = "off"  # the build has run every notebook in a fresh kernel already
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_heading_anchors = 3
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+
+html_theme = "sphinx_book_theme"
+html_title = "Loss, Optimizer, Metric"
+html_theme_options = {
+    "home_page_in_toc": True,
+    "show_navbar_depth": 1,
+    "use_download_button": False,    # no download of sources (they are not copied)
+    "use_fullscreen_button": False,
+    "use_repository_button": False,  # the repository's address is set where it is published
+    "launch_buttons": {},            # no thebe, no launch buttons: nothing loads from elsewhere
+    "navigation_with_keys": False,
+    "extra_footer": ("<p>Widgets on these pages are pre-rendered. The live notebooks run on "
+                     f"<a href=\"{os.environ.get('COURSE_SITE_BINDER', 'https://mybinder.org')}\">Binder</a>."
+                     "</p>"),
+}
+html_context = {"default_mode": "light"}  # (with no mode set, the theme logs a console error)
+html_static_path = ["_static"]
+html_css_files = ["player.css"]
+html_js_files = ["player.js"]
+html_copy_source = False
+html_show_sourcelink = False
+html_last_updated_fmt = None
+mathjax_path = "mathjax/tex-svg.js"  # MathJax 3, TeX to SVG: no web fonts, works from file://
+
+
+def _lazy_images(app, pagename, templatename, context, doctree):
+    """Figures load as they come into view (a page's first load stays small)."""
+    if "body" in context:
+        context["body"] = re.sub(r"<img (?![^>]*\bloading=)", '<img loading="lazy" ', context["body"])
+
+
+def setup(app):
+    app.connect("html-page-context", _lazy_images)
