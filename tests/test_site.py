@@ -11,7 +11,8 @@ guard in any case). Then, against references computed here:
 * sampled frames: the readout on the page is, character for character, the readout of the same
   explorer built in this process and moved to that setting, and the picture is the same picture (up
   to the palette's rounding);
-* the sizes (the build time is printed; the benchmark is `python -m course_utils.site build`), the Pages workflow, the README, and the colour-blind-safe style.
+* the sizes (the build time is printed, not asserted), the Pages workflow, the README, and the
+  colour-blind-safe style.
 """
 
 from __future__ import annotations
