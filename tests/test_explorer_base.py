@@ -158,3 +158,28 @@ def test_nothing_is_drawn_before_the_explicit_first_refresh():
     assert w.renders == 1  # PowerCurve.__init__ calls refresh once; PlotWidget.__init__ did not
     plain = PlotWidget(new_figure((2, 2))[0], {})
     assert plain.png() == b""
+
+
+class CachedPowerCurve(PowerCurve):
+    """PowerCurve keeping two backgrounds (tall or not) and the PNG of each (p, tall)."""
+
+    def __init__(self):
+        super().__init__()
+        self._keep_backgrounds, self._keep_pngs = 2, 8
+
+    def plot_state(self):
+        return self.controls["p"].value, self.controls["tall"].value
+
+
+def test_cached_backgrounds_and_pngs_are_drawn_once_and_equal_fresh_frames(monkeypatch):
+    widget, fresh = CachedPowerCurve(), PowerCurve()
+    draws = []
+    original = widget.fig.canvas.draw
+    monkeypatch.setattr(widget.fig.canvas, "draw", lambda: draws.append(1) or original())
+    for tall, p in [(True, 2.0), (False, 2.0), (True, 3.0), (False, 3.0), (True, 2.0)]:
+        for w in (widget, fresh):
+            w.controls["tall"].value, w.controls["p"].value = tall, p
+        assert differing(pixels(widget.png()), pixels(fresh.png())) == 0
+    assert len(draws) == 2  # one background for tall, one more for the first move back to short
+    widget.invalidate()
+    assert not widget._backgrounds and not widget._pngs

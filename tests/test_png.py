@@ -85,3 +85,21 @@ def test_noise_is_not_indexed():
 def test_encoder_rejects_other_buffers():
     with pytest.raises(ValueError, match=r"buffer has shape \(4, 4\)"):
         IndexedEncoder(np.zeros((4, 4), dtype=np.uint8))
+
+
+def test_frames_after_the_first_are_encoded_from_their_changed_pixels_alone():
+    rng = np.random.default_rng(3)
+    colours = rng.integers(0, 32, size=(40, 3), dtype=np.uint8) * 8 + 4
+    frames = []
+    for k in range(4):
+        rgba = np.full((30, 50, 4), 255, dtype=np.uint8)
+        rgba[..., :3] = colours[rng.integers(0, 40, size=(30, 50))] if k == 0 else frames[0][..., :3]
+        if k:
+            rgba[5 * k:5 * k + 7, 3 * k:20, :3] = colours[k]  # a moved artist
+            rgba[0, 0, :3] = (250, 10, 10)  # a colour the palette has not seen
+        frames.append(rgba)
+    encoder = IndexedEncoder(frames[0])
+    fresh = [IndexedEncoder(frames[0]) for _ in frames]
+    for k, rgba in enumerate(frames + frames[:2]):
+        again = fresh[k % len(frames)]
+        np.testing.assert_array_equal(decode(encoder.encode(rgba)), decode(again.encode(rgba)))

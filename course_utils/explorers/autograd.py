@@ -58,9 +58,15 @@ class FreezeLayersExplorer(PlotWidget):
         self.fog = plot_graph_fog(self.ax, demo.full, pos, graph_presence(demo.full, demo.full))
         self.message = show_message(self.ax, "")
         controls = {name: C.checkbox(f"freeze {name}") for name in demo.layers}
+        # the table sits beside the plot; the 2^4 plots (RGB PNGs: too many colours for a palette) are
+        # each encoded once
         super().__init__(fig, controls, dynamic=[*self.fog.values(), self.message],
-                         layout="side")  # the table sits beside the plot
+                         layout="side", pngs=2 ** len(controls))
         self.refresh()
+
+    def plot_state(self):
+        """The frozen layers: the plot shows nothing else."""
+        return tuple(name for name in self.demo.layers if self.controls[name].value)
 
     def update(self, **values):
         frozen = [name for name in self.demo.layers if values.get(name)]

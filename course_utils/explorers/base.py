@@ -56,12 +56,16 @@ class PlotWidget:
         return self
 
     def __init__(self, fig, controls: dict, *, dynamic=(), layout: str = "top", width: int | None = None,
-                 readout: bool = True, header=()):
+                 readout: bool = True, header=(), backgrounds: int = 0, pngs: int = 0):
         """``fig``: the figure, built once; ``controls``: name -> ipywidgets control (or button);
         ``dynamic``: the artists that ``update`` changes; ``layout``: controls above the plot
         (``"top"``), below it (``"bottom"``), or above it with the readout beside the plot (``"side"``,
         for a table next to a figure); ``width``: the image's width in px (default: the figure's);
-        ``header``: widgets shown between the controls and the plot (a progress bar, say).
+        ``header``: widgets shown between the controls and the plot (a progress bar, say);
+        ``backgrounds``: how many static backgrounds to keep, by :meth:`static_state` (0: only the last
+        one) -- for a widget whose axes limits take a few values back and forth, each full redraw
+        (tens of ms: tick labels are text) is then done once per value; ``pngs``: how many PNGs to keep
+        by :meth:`plot_state` (for a widget with a few plots in all: each is drawn and encoded once).
         Nothing is drawn until the subclass calls :meth:`refresh`.
         """
         check_choice("layout", layout, ("top", "bottom", "side"))
@@ -76,6 +80,10 @@ class PlotWidget:
         self._dynamic: list = []
         self._background = None
         self._limits = None
+        self._backgrounds: dict = {}  # static_state() -> background, the most recently used last
+        self._keep_backgrounds = int(backgrounds)
+        self._pngs: dict = {}  # plot_state() -> PNG bytes, the most recently used last
+        self._keep_pngs = int(pngs)
         self._drawn_state = None
         self._encoder: IndexedEncoder | None = None  # fitted to the first frame
         for artist in dynamic:
@@ -110,6 +118,20 @@ class PlotWidget:
     def invalidate(self) -> None:
         """Ask for a full redraw on the next refresh (something static has changed)."""
         self._background = None
+        self._backgrounds.clear()
+        self._pngs.clear()
+
+    def static_state(self):
+        """What the cached background shows: by default each axes' limits, scales, labels and title.
+
+        With ``backgrounds`` > 0 a background drawn for an equal state is reused. Override it (adding to
+        ``super().static_state()``) when something else static changes with the controls (a note), instead
+        of calling :meth:`invalidate`.
+        """
+        return tuple((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(), ax.get_xlabel(),
+                      ax.get_ylabel(), *(t.get_text() for t in (ax.title, ax._left_title, ax._right_title)
+                                         if not t.get_animated()))  # (a dynamic title is not static)
+                     for ax in self.fig.axes)
 
     # -- machinery ---------------------------------------------------------------------------
     def values(self) -> dict:
@@ -145,7 +167,14 @@ class PlotWidget:
         if state is not None and state == self._drawn_state and self._background is not None:
             return  # the plot shows the same thing: keep the image, send nothing
         self._drawn_state = state
-        self.image.value = self._render()
+        png = self._pngs.pop(state, None) if state is not None else None
+        if png is None:
+            png = self._render()
+        if state is not None and self._keep_pngs:
+            self._pngs[state] = png
+            while len(self._pngs) > self._keep_pngs:
+                self._pngs.pop(next(iter(self._pngs)))
+        self.image.value = png
 
     def plot_state(self):
         """A hashable summary of what the plot shows, or None (the default: redraw on every move).
@@ -157,16 +186,29 @@ class PlotWidget:
 
     def _render(self) -> bytes:
         canvas = self.fig.canvas
-        limits = [(ax.get_xlim(), ax.get_ylim()) for ax in self.fig.axes]
-        if self._background is None or limits != self._limits:
+        if self._keep_backgrounds:
+            limits = self.static_state()
+            if self._background is not None and limits != self._limits:
+                self._background = self._backgrounds.get(limits)  # None: not drawn yet
+        else:
+            limits = [(ax.get_xlim(), ax.get_ylim()) for ax in self.fig.axes]
+            if limits != self._limits:
+                self._background = None
+        if self._background is None:
             canvas.draw()  # draws everything but the dynamic (animated) artists
             self._background = canvas.copy_from_bbox(self.fig.bbox)
-            self._limits = limits
         else:
             canvas.restore_region(self._background)
+        self._limits = limits
+        if self._keep_backgrounds:  # the most recently used last; the oldest beyond the limit dropped
+            self._backgrounds.pop(limits, None)
+            self._backgrounds[limits] = self._background
+            while len(self._backgrounds) > self._keep_backgrounds:
+                self._backgrounds.pop(next(iter(self._backgrounds)))
+        renderer = canvas.get_renderer()  # (what draw_artist asks for each artist, once)
         for artist in self._dynamic:
             if artist.get_visible():
-                (artist.axes or self.fig).draw_artist(artist)
+                artist.draw(renderer)
         frame = canvas.buffer_rgba()
         if self._encoder is None:
             self._encoder = IndexedEncoder(frame)

@@ -170,8 +170,15 @@ class ThresholdExplorer(PlotWidget):
                    self.msg]
         controls = {"threshold": C.slider("threshold", threshold, 0.0, 1.0, self.STEP, width="wide"),
                     "share": C.choice_buttons("positive share", self.SHARES, share)}
-        super().__init__(fig, controls, dynamic=dynamic)
+        # the curves of each share are static: one cached background per share, all drawn now
+        super().__init__(fig, controls, dynamic=dynamic, backgrounds=len(self.SHARES))
+        for _, s in self.SHARES:
+            controls["share"].value = s
+        controls["share"].value = share
         self.refresh()
+
+    def static_state(self):
+        return super().static_state(), self._shown
 
     @staticmethod
     def _points(at) -> tuple:
@@ -183,8 +190,7 @@ class ThresholdExplorer(PlotWidget):
         sweep, curves = self.sweeps[share], self.curves[share]
         if share != self._shown:  # new curves: part of the static background
             update_threshold_sweep(self.sweep, sweep)
-            self._shown = share
-            self.invalidate()
+            self._shown = share  # (in static_state(): the background of this share is used)
         at = row_at(sweep, "threshold", threshold)
         roc_point, pr_point = self._points(at)
         update_threshold_marker(self.sweep, at)

@@ -7,9 +7,11 @@ from course_utils.checks import check_choice, check_number
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
 from course_utils.optimizers import (
+    _HORIZONS,
     BETA_ARGUMENT,
     OPTIMIZERS,
     SURFACES,
+    _cached_grid,
     _cached_trajectory,
     beta_params,
     optimizer_call,
@@ -25,6 +27,17 @@ __all__ = ["OptimizerExplorer"]
 
 _COLORS = (COLORS["focal"], COLORS["ce"])  # the "optimizer" run, the "compare with" run
 _LR_DEFAULT = 10 ** -0.75  # 0.178: a notch of the lr slider where plain SGD zig-zags along y on the bowl
+
+
+def _precompute(surface: str, beta: float, steps: int) -> None:
+    """Run every optimizer over the lr grid at the explorer's first β (cached): picking another optimizer
+    in either dropdown then computes nothing."""
+    horizon = next(h for h in _HORIZONS if h >= steps)
+    for name in OPTIMIZERS:
+        try:
+            _cached_grid(surface, name, tuple(beta_params(name, beta).items()), horizon)
+        except ValueError:  # a setting torch refuses (Nesterov with β = 0): the explorer says so
+            pass
 
 
 class OptimizerExplorer(PlotWidget):
@@ -63,6 +76,7 @@ class OptimizerExplorer(PlotWidget):
         self.ax, self.ax_loss = ax, ax_loss
         self._surfaces: dict[str, list] = {}
         update_surface(self._surfaces, ax, s.name)
+        _precompute(s.name, beta, int(steps))
         first = _cached_trajectory(s.name, optimizer, float(lr), int(steps))
         self.runs = [plot_run(ax, ax_loss, first, color=color) for color in _COLORS]
         # Texts are static (drawing one costs ~4 ms, a blit of lines < 1 ms): the names of the two
@@ -74,7 +88,8 @@ class OptimizerExplorer(PlotWidget):
         controls["surface"].observe(self._on_surface, names="value")  # (acts before the base's redraw)
         # drawn in this order: the paths, their ends over them, then the losses
         dynamic = [artist for kind in zip(*self.runs) for artist in kind]
-        super().__init__(fig, controls, dynamic=[*dynamic, self.message])
+        # the steps slider moves the loss plot's x-axis end among a few round values: each is drawn once
+        super().__init__(fig, controls, dynamic=[*dynamic, self.message], backgrounds=8)
         self.refresh()
 
     def _on_surface(self, change) -> None:

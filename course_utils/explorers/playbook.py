@@ -36,7 +36,7 @@ from course_utils.momentum import (
     update_phase_diagram,
     update_rate_slice,
 )
-from course_utils.plotting import COLORS, new_figure, show_message
+from course_utils.plotting import COLORS, new_figure, pasted_text, show_message
 
 
 class LRFinderExplorer(PlotWidget):
@@ -128,20 +128,15 @@ class MomentumExplorer(PlotWidget):
         controls = {"kappa": C.selection_slider("condition number κ", self.kappas, kappa),
                     "beta": C.selection_slider("momentum β", self.betas, float(beta))}
         art = [a for k, a in self.map_art.items() if k != "image"]  # the map itself is background
-        super().__init__(fig, controls, dynamic=[*art, *self.slice_art.values(), self.slice_title])
-        self._backgrounds: dict = {}  # κ -> the rendered background with that κ's map
+        pasted_text(self.slice_title)  # one of a few wordings: rendered once each, then pasted
+        # the heat map and its title are static for one κ (the title is in static_state()): one cached
+        # background per κ
+        super().__init__(fig, controls, dynamic=[*art, *self.slice_art.values(), self.slice_title],
+                         backgrounds=len(self.kappas))
         for k in self.kappas:  # render every κ's map now, so that no later move draws a heat map
             controls["kappa"].value = k
         controls["kappa"].value = kappa
         self.refresh()
-
-    def _render(self) -> bytes:
-        # the heat map and its title are static for one κ: keep one cached background per κ
-        kappa = self.controls["kappa"].value
-        self._background = self._backgrounds.get(kappa)
-        png = super()._render()
-        self._backgrounds[kappa] = self._background
-        return png
 
     def update(self, kappa, beta):
         update_phase_diagram(self.map_art, self.maps[kappa], kappa, beta)

@@ -86,6 +86,7 @@ class IndexedEncoder:
         self._lut[top] = np.arange(top.size)
         self._map(used[self._lut[used] == _UNMAPPED])
         self._plte = _chunk(b"PLTE", self.palette.tobytes())
+        self._last: tuple | None = None  # (the last frame's pixels as uint32, its PNG rows)
 
     def _map(self, missing: np.ndarray) -> None:
         """Point the bins ``missing`` at their nearest palette colour (squared RGB distance)."""
@@ -96,15 +97,37 @@ class IndexedEncoder:
         self._lut[missing] = d.argmin(axis=1)
 
     def encode(self, buffer) -> bytes:
-        """PNG bytes (8-bit indexed colour) of an RGBA frame of the same plot."""
+        """PNG bytes (8-bit indexed colour) of an RGBA frame of the same plot.
+
+        The last frame is kept: only the pixels that changed since (the dynamic artists of a slider
+        move, a small part of the plot) are mapped to the palette again.
+        """
         rgba = _check_rgba(buffer)
         height, width, _ = rgba.shape
-        bins = colour_bins(rgba)
-        index = self._lut[bins]
-        unmapped = index == _UNMAPPED
-        if unmapped.any():  # colours the fitted frame did not have: their nearest palette colour
-            self._map(np.unique(bins[unmapped]))
-            index = self._lut[bins]
-        rows = np.zeros((height, 1 + width), dtype=np.uint8)
-        rows[:, 1:] = index
+        words = np.ascontiguousarray(rgba).view("<u4")[..., 0]
+        changed = None
+        if self._last is not None and self._last[0].shape == words.shape:
+            last_words, rows = self._last
+            changed = np.flatnonzero(words != last_words)
+            if changed.size > words.size // 8:  # most of the frame: mapping it all is faster
+                changed = None
+        if changed is not None:
+            if changed.size:
+                flat = words.ravel()[changed]
+                bins = colour_bins(flat.view(np.uint8).reshape(-1, 1, 4))[:, 0]
+                self._map_unmapped(bins)
+                rows.reshape(-1)[changed + changed // width + 1] = self._lut[bins]  # (+1: the filter byte)
+                last_words.reshape(-1)[changed] = flat
+        else:
+            bins = colour_bins(rgba)
+            self._map_unmapped(bins.ravel())
+            rows = np.zeros((height, 1 + width), dtype=np.uint8)  # first byte of each row: filter 0
+            rows[:, 1:] = self._lut[bins]
+            self._last = (words.copy(), rows)
         return _png(width, height, 3, rows, self._plte)
+
+    def _map_unmapped(self, bins: np.ndarray) -> None:
+        """Colours the fitted frame did not have: point them at their nearest palette colour."""
+        unmapped = self._lut[bins] == _UNMAPPED
+        if unmapped.any():
+            self._map(np.unique(bins[unmapped]))

@@ -106,9 +106,14 @@ class LRScheduleExplorer(PlotWidget):
         # (observers registered before the base class's: they act before the redraw)
         controls["scheduler"].observe(self._on_scheduler, names="value")
         hold.on_click(self._on_hold)
-        super().__init__(fig, controls, dynamic=[self.ref_line, self.line, self.marker, self.message])
+        # epochs and lr move the axes among a few round limits: each background is drawn once
+        super().__init__(fig, controls, dynamic=[self.ref_line, self.line, self.marker, self.message],
+                         backgrounds=8)
         self._show_controls(scheduler)
         self.refresh()
+
+    def static_state(self):
+        return super().static_state(), self.note.get_text()
 
     def _params(self, scheduler: str, values: dict) -> dict:
         """Scheduler arguments from the control values (a range slider's pair becomes a list)."""
@@ -149,8 +154,7 @@ class LRScheduleExplorer(PlotWidget):
         at = params.get(spec.marker[0]) if spec.marker else None
         marked = at is not None and at < epochs
         update_marker(self.marker, at if marked else None)
-        if update_text(self.note, _note(spec, lrs, marked)):
-            self.invalidate()
+        update_text(self.note, _note(spec, lrs, marked))  # part of static_state(): a change redraws
         self.readout.value = self._readout(spec, params, epochs, lr, lrs)
 
     def _show_error(self, scheduler: str, params: dict, exc: Exception) -> None:
@@ -159,8 +163,7 @@ class LRScheduleExplorer(PlotWidget):
         show_message(None, text.replace("; allowed", ";\nallowed"), artist=self.message)
         update_lr_curve(self.line, None)
         update_marker(self.marker, None)
-        if update_text(self.note, ""):
-            self.invalidate()
+        update_text(self.note, "")
         self.readout.value = f"{C.code(scheduler_call(scheduler, **params))} cannot run: {C.escape(exc)}"
 
     def _readout(self, spec, params: dict, epochs: int, lr: float, lrs) -> str:
