@@ -130,13 +130,20 @@ class MomentumExplorer(PlotWidget):
         art = [a for k, a in self.map_art.items() if k != "image"]  # the map itself is background
         pasted_text(self.slice_title)  # one of a few wordings: rendered once each, then pasted
         # the heat map and its title are static for one κ (the title is in static_state()): one cached
-        # background per κ
+        # background per κ; (κ, β) is all the plot shows, so every one of its few pictures is kept
         super().__init__(fig, controls, dynamic=[*art, *self.slice_art.values(), self.slice_title],
-                         backgrounds=len(self.kappas))
-        for k in self.kappas:  # render every κ's map now, so that no later move draws a heat map
+                         backgrounds=len(self.kappas), pngs=len(self.kappas) * len(self.betas))
+        for k in self.kappas:  # draw every picture now: a later move only sends one
             controls["kappa"].value = k
-        controls["kappa"].value = kappa
+            for b in self.betas:
+                controls["beta"].value = b
+        controls["kappa"].value, controls["beta"].value = kappa, float(beta)
         self.refresh()
+
+    def plot_state(self):
+        """(κ, β): the plot shows nothing else."""
+        values = self.values()
+        return values["kappa"], values["beta"]
 
     def update(self, kappa, beta):
         update_phase_diagram(self.map_art, self.maps[kappa], kappa, beta)

@@ -160,6 +160,8 @@ def test_page_fits_a_phone(chromium, built_site, rel):
         if shot_dir and rel == SCREENSHOT_PAGE:
             p.page.locator("figure.cu-player").first.scroll_into_view_if_needed()
             p.page.evaluate("() => window.scrollBy(0, -60)")
+            p.page.wait_for_function("() => { const i = document.querySelector('figure.cu-player img');"
+                                     " return i && i.complete && i.naturalWidth > 0; }", timeout=10_000)
             p.page.screenshot(path=str(Path(shot_dir) / "site-phone.png"))
         assert not p.problems(), p.problems()
     assert width <= PHONE["width"] + 1, f"{rel} scrolls sideways at 375 px ({width} px wide)"
