@@ -79,7 +79,7 @@ class PlotWidget:
         self._error_text = None
         self._dynamic: list = []
         self._background = None
-        self._limits = None
+        self._background_state = None
         self._backgrounds: dict = {}  # static_state() -> background, the most recently used last
         self._keep_backgrounds = int(backgrounds)
         self._pngs: dict = {}  # plot_state() -> PNG bytes, the most recently used last
@@ -124,7 +124,8 @@ class PlotWidget:
     def static_state(self):
         """What the cached background shows: by default each axes' limits, scales, labels and title.
 
-        With ``backgrounds`` > 0 a background drawn for an equal state is reused. Override it (adding to
+        The background drawn for an equal state is reused (the last one, or up to ``backgrounds`` of
+        them), and a different state is drawn afresh. Override it (adding to
         ``super().static_state()``) when something else static changes with the controls (a note), instead
         of calling :meth:`invalidate`.
         """
@@ -171,9 +172,7 @@ class PlotWidget:
         if png is None:
             png = self._render()
         if state is not None and self._keep_pngs:
-            self._pngs[state] = png
-            while len(self._pngs) > self._keep_pngs:
-                self._pngs.pop(next(iter(self._pngs)))
+            _remember(self._pngs, state, png, self._keep_pngs)
         self.image.value = png
 
     def plot_state(self):
@@ -186,25 +185,17 @@ class PlotWidget:
 
     def _render(self) -> bytes:
         canvas = self.fig.canvas
-        if self._keep_backgrounds:
-            limits = self.static_state()
-            if self._background is not None and limits != self._limits:
-                self._background = self._backgrounds.get(limits)  # None: not drawn yet
-        else:
-            limits = [(ax.get_xlim(), ax.get_ylim()) for ax in self.fig.axes]
-            if limits != self._limits:
-                self._background = None
+        shown = self.static_state()
+        if shown != self._background_state:  # another background: a kept one, or None (draw it)
+            self._background = self._backgrounds.get(shown)
         if self._background is None:
             canvas.draw()  # draws everything but the dynamic (animated) artists
             self._background = canvas.copy_from_bbox(self.fig.bbox)
         else:
             canvas.restore_region(self._background)
-        self._limits = limits
-        if self._keep_backgrounds:  # the most recently used last; the oldest beyond the limit dropped
-            self._backgrounds.pop(limits, None)
-            self._backgrounds[limits] = self._background
-            while len(self._backgrounds) > self._keep_backgrounds:
-                self._backgrounds.pop(next(iter(self._backgrounds)))
+        self._background_state = shown
+        if self._keep_backgrounds:
+            _remember(self._backgrounds, shown, self._background, self._keep_backgrounds)
         renderer = canvas.get_renderer()  # (what draw_artist asks for each artist, once)
         for artist in self._dynamic:
             if artist.get_visible():
@@ -267,3 +258,11 @@ def sweep_controls(widget: PlotWidget) -> list[tuple[str, object, str]]:
                 failures.append((name, value, widget.last_error))
         control.value = original
     return failures
+
+
+def _remember(cache: dict, key, value, keep: int) -> None:
+    """Put ``value`` at ``key`` as the most recently used entry; drop the oldest beyond ``keep``."""
+    cache.pop(key, None)
+    cache[key] = value
+    while len(cache) > keep:
+        cache.pop(next(iter(cache)))
