@@ -37,6 +37,28 @@ CYCLE_LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1.5)), (0, (3, 1, 1, 1, 1, 1))
 
 _SCALES = {"screen": 1.0, "projector": 1.3}
 
+#: Fonts with Hangul, first found first: NanumGothic (Debian/Ubuntu ``fonts-nanum``, installed by
+#: ``binder/apt.txt`` and ``.ci/run``), Noto Sans CJK (``fonts-noto-cjk``), then the ones Windows and macOS
+#: ship. Matplotlib draws each glyph with the first family in the list that has it, so Latin text keeps
+#: DejaVu Sans and Hangul comes from one of these.
+HANGUL_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", "AppleGothic",
+                "Apple SD Gothic Neo")
+
+
+@functools.lru_cache(maxsize=1)
+def hangul_font() -> str | None:
+    """The first of :data:`HANGUL_FONTS` installed on this machine, or ``None``."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in HANGUL_FONTS if name in names), None)
+
+
+def font_families() -> list[str]:
+    """The course's font list: DejaVu Sans for Latin letters, the installed Hangul font for Korean."""
+    korean = hangul_font()
+    return ["DejaVu Sans", korean] if korean else ["DejaVu Sans"]
+
 
 def linestyle_for(color) -> object:
     """The line style that goes with ``color`` in the course's cycle (:data:`CYCLE_COLORS` with
@@ -80,6 +102,7 @@ def use_course_style(scale: str = "projector") -> None:
     check_choice("scale", scale, _SCALES)
     s = _SCALES[scale]
     mpl.rcParams.update({
+        "font.family": font_families(),
         "figure.dpi": 100,
         "savefig.dpi": 100,
         "font.size": 10 * s,

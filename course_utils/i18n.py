@@ -1,0 +1,64 @@
+"""The course's language: English (the default) or Korean, for every string the course shows.
+
+``set_language("ko")`` (the Korean notebooks' first code cell) or the environment variable
+``COURSE_LANG=ko`` switches widget labels and readouts, plot titles and labels, the exercise checks'
+messages and the grader's feedback to Korean. :func:`tr` looks a course string up in the gettext catalogs
+under ``course_utils/locale/<language>/`` (one ``.po`` file per module, read with ``polib``); a string
+without a reviewed translation stays English.
+
+The catalogs are kept in step with the code by ``python -m course_utils.translation update``; a test
+fails while a string in the code has no reviewed Korean entry.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+LANGUAGES = ("en", "ko")
+LOCALE_DIR = Path(__file__).parent / "locale"
+_language: str | None = None
+
+
+def _check_language(lang, where: str) -> str:
+    if not isinstance(lang, str):
+        raise TypeError(f"{where} must be a string, one of {LANGUAGES}; got {type(lang).__name__} {lang!r}")
+    if lang not in LANGUAGES:
+        raise ValueError(f"{where} must be one of {LANGUAGES}; got {lang!r}")
+    return lang
+
+
+def set_language(lang: str = "en") -> None:
+    """Show the course's strings in ``lang`` (``"en"`` or ``"ko"``) from now on in this kernel."""
+    global _language
+    _language = _check_language(lang, "lang")
+
+
+def get_language() -> str:
+    """The current language: the last :func:`set_language`, else ``$COURSE_LANG``, else ``"en"``."""
+    if _language is not None:
+        return _language
+    env = os.environ.get("COURSE_LANG", "").strip()
+    return _check_language(env, "the environment variable COURSE_LANG") if env else "en"
+
+
+@lru_cache(maxsize=None)
+def catalog(lang: str) -> dict[str, str]:
+    """Every reviewed translation of ``lang``'s course catalogs: English text -> translation."""
+    import polib  # only when a translation is asked for
+
+    table: dict[str, str] = {}
+    for path in sorted((LOCALE_DIR / lang).glob("*.po")):
+        for entry in polib.pofile(str(path)):
+            if entry.msgstr and not entry.fuzzy and not entry.obsolete:
+                table[entry.msgid] = entry.msgstr
+    return table
+
+
+def tr(text: str, /, **fields) -> str:
+    """``text`` in the current language, then ``.format(**fields)`` when fields are given."""
+    lang = get_language()
+    if lang != "en":
+        text = catalog(lang).get(text, text)
+    return text.format(**fields) if fields else text
