@@ -13,7 +13,7 @@ fails while a string in the code has no reviewed Korean entry.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 LANGUAGES = ("en", "ko")
@@ -43,7 +43,7 @@ def get_language() -> str:
     return _check_language(env, "the environment variable COURSE_LANG") if env else "en"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(lang: str) -> dict[str, str]:
     """Every reviewed translation of ``lang``'s course catalogs: English text -> translation."""
     import polib  # only when a translation is asked for

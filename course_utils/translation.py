@@ -206,7 +206,8 @@ def course_strings(module: Path) -> list[str]:
     out: list[str] = []
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tr"
-                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                and node.args and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
                 and node.args[0].value not in out):
             out.append(node.args[0].value)
     return out
@@ -414,9 +415,10 @@ def hangul_share(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.translation", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course_utils.translation",
+                                     description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    u = sub.add_parser("update", help="bring the catalogs in step with the English (new entries empty or fuzzy)")
+    u = sub.add_parser("update", help="bring catalogs in step with the English (new entries empty or fuzzy)")
     u.add_argument("catalog", nargs="?", help="one catalog's name, e.g. 02_special_losses")
     b = sub.add_parser("build", help="write the Korean notebooks from the English and the catalogs")
     b.add_argument("--allow-missing", action="store_true", help="keep English where a translation is missing")
