@@ -33,7 +33,8 @@ class Term:
 def terms() -> tuple[Term, ...]:
     """Every term of ``glossary.toml``, in its order."""
     rows = tomllib.loads(GLOSSARY.read_text(encoding="utf-8"))["term"]
-    return tuple(Term(r["ko"], r["en"], r["where"], tuple(r.get("avoid", ())), r.get("note", "")) for r in rows)
+    return tuple(Term(r["ko"], r["en"], r["where"], tuple(r.get("avoid", ())), r.get("note", ""))
+                 for r in rows)
 
 
 def table(lang: str = "en") -> str:
