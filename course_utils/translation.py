@@ -109,6 +109,14 @@ def comment_text(token: str) -> str:
     return token[1:].strip()
 
 
+_MARKER = re.compile(r"^#(#|\s*(noqa|type:|pragma|NBVAL_|YOUR CODE HERE))")
+
+
+def is_reader_comment(token: str) -> bool:
+    """A comment a student reads: words, not a marker (``### BEGIN SOLUTION``, ``# noqa``, ``# NBVAL_...``)."""
+    return bool(_LATIN.search(token)) and not _MARKER.match(token)
+
+
 def is_display_string(token: str) -> bool:
     """A string literal a reader sees: it has words in it and is not a code value."""
     try:
@@ -136,7 +144,7 @@ def segments(nb) -> list[Segment]:
                     add("markdown", text)
         elif cell.cell_type == "code":
             for tok in code_tokens(cell.source):
-                if tok.type == tokenize.COMMENT and _LATIN.search(tok.string):
+                if tok.type == tokenize.COMMENT and is_reader_comment(tok.string):
                     add("comment", comment_text(tok.string))
                 elif tok.type == tokenize.STRING and is_display_string(tok.string):
                     add("string", tok.string)
@@ -375,7 +383,7 @@ def _translate_code(source: str, get) -> str:
     lines = source.split("\n")
     edits = []
     for tok in code_tokens(source):
-        if tok.type == tokenize.COMMENT and _LATIN.search(tok.string):
+        if tok.type == tokenize.COMMENT and is_reader_comment(tok.string):
             korean = get("comment", comment_text(tok.string))
             edits.append((tok.start, tok.end, "# " + korean))
         elif tok.type == tokenize.STRING and is_display_string(tok.string):
