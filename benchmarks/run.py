@@ -136,13 +136,20 @@ def main(argv=None) -> int:
     parser.add_argument("--drag", action="store_true", help="with --browser: also drag every plot slider")
     parser.add_argument("--memory", action="store_true",
                         help="add the memory of every notebook open at once in JupyterLab (needs chromium)")
+    parser.add_argument("--lang", choices=("en", "ko"), default="en",
+                        help="the edition: en (notebooks/) or ko (notebooks/ko, widgets built in Korean)")
     parser.add_argument("--json", type=Path, help="also write all rows to this JSON file")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat={args.repeat}; allowed: an integer >= 1")
 
     results = {}
-    notebooks = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if args.only in p.name]
+    folder = ROOT / "notebooks" / ("ko" if args.lang == "ko" else "")
+    notebooks = [p for p in sorted(folder.glob("*.ipynb")) if args.only in p.name]
+    if args.lang != "en":
+        from course_utils.i18n import set_language
+
+        set_language(args.lang)
     if not args.no_notebooks:
         rows = notebook_rows(notebooks, args.repeat)
         total = {"notebook": "total", "runs": args.repeat,

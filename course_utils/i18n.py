@@ -30,9 +30,26 @@ def _check_language(lang, where: str) -> str:
 
 
 def set_language(lang: str = "en") -> None:
-    """Show the course's strings in ``lang`` (``"en"`` or ``"ko"``) from now on in this kernel."""
+    """Show the course's strings in ``lang`` (``"en"`` or ``"ko"``) from now on in this kernel; for
+    Korean, matplotlib also gets the installed Hangul font as a fallback."""
     global _language
     _language = _check_language(lang, "lang")
+    if lang == "ko":
+        use_hangul_font()
+
+
+def use_hangul_font() -> str | None:
+    """Add the installed Hangul font (:data:`course_utils.plotting.HANGUL_FONTS`) to matplotlib's
+    ``font.family`` after its first family; return its name (``None`` if none is installed)."""
+    import matplotlib as mpl
+
+    from course_utils.plotting import hangul_font
+
+    name = hangul_font()
+    families = list(mpl.rcParams["font.family"])
+    if name and name not in families:
+        mpl.rcParams["font.family"] = [*families, name]
+    return name
 
 
 def get_language() -> str:
@@ -54,6 +71,11 @@ def catalog(lang: str) -> dict[str, str]:
             if entry.msgstr and not entry.fuzzy and not entry.obsolete:
                 table[entry.msgid] = entry.msgstr
     return table
+
+
+def N_(text: str, /) -> str:  # noqa: N802 - gettext's name for "mark for translation, translate later"
+    """``text`` itself: marks a literal kept in a table for translation; :func:`tr` translates it at use."""
+    return text
 
 
 def tr(text: str, /, **fields) -> str:

@@ -113,18 +113,85 @@ _MARKER = re.compile(r"^#(#|\s*(noqa|type:|pragma|NBVAL_|YOUR CODE HERE))")
 
 
 def is_reader_comment(token: str) -> bool:
-    """A comment a student reads: words, not a marker (``### BEGIN SOLUTION``, ``# noqa``, ``# NBVAL_...``)."""
+    """A comment a student reads: words, not a marker (``### BEGIN SOLUTION``, ``# noqa``, ``# NBVAL_``)."""
     return bool(_LATIN.search(token)) and not _MARKER.match(token)
 
 
-def is_display_string(token: str) -> bool:
-    """A string literal a reader sees: it has words in it and is not a code value."""
-    try:
-        value = ast.literal_eval(token) if not re.match(r"^[A-Za-z]*[fF]", token) else token
-    except (ValueError, SyntaxError):
-        value = token
-    return (isinstance(value, str) and bool(_WORDS.search(token)) and value not in CODE_STRINGS
-            and not re.match(r"^[rR]?[bB]", token))
+#: Calls whose string arguments a reader sees, even a single word (an axis label "epoch"), and the
+#: keyword arguments that hold text for a reader (``ax.set(xlabel="step")``, ``label="loss"``).
+DISPLAY_CALLS = {"print", "set_xlabel", "set_ylabel", "set_title", "suptitle", "text", "annotate", "xlabel",
+                 "ylabel", "title", "check", "Markdown", "HTML", "set_xticklabels", "set_yticklabels",
+                 "legend", "Wrong"}
+DISPLAY_KEYWORDS = {"label", "title", "xlabel", "ylabel", "description"}
+
+
+def _literal_text(token: str) -> str:
+    """A string literal's text, with an f-string's {fields} removed."""
+    prefix = re.match(r"^[A-Za-z]*", token).group(0)
+    body = token[len(prefix):].strip("'\"")
+    return re.sub(r"\{[^{}]*\}", " ", body) if "f" in prefix.lower() else body
+
+
+def is_display_string(token: str, shown_by_call: bool = False) -> bool:
+    """A string literal a reader sees: words with a space between them, or a word passed to a display
+    call (``set_xlabel("epoch")``, ``label="loss"``); never bytes or a code value."""
+    if re.match(r"^[rR]?[bB]", token):
+        return False
+    text = _literal_text(token)
+    if text.strip() in CODE_STRINGS:
+        return False
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    if len(words) >= 2 and re.search(r"\S\s+\S", text.strip()):
+        return True
+    return shown_by_call and bool(words)
+
+
+def string_groups(tokens) -> list[tuple[list, bool]]:
+    """The code's string literals, adjacent ones (implicit concatenation) as one group: (tokens, is
+    display). A group is display text when any literal in it is (:func:`is_display_string`), each judged
+    with what it is passed to: the innermost open call, or the keyword before it."""
+    stack: list[str | None] = []
+    groups: list[tuple[list, bool]] = []
+    prev: list[str] = []
+    current: list = []
+    current_shown = False
+    for tok in tokens:
+        if tok.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        if tok.type == tokenize.STRING:
+            keyword = prev[-2] if len(prev) >= 2 and prev[-1] == "=" else None
+            top = stack[-1] if stack else None
+            outer = stack[-2] if len(stack) >= 2 else None
+            call = top if top not in ("[", "{", None) else (outer if top == "[" else None)
+            by_call = keyword in DISPLAY_KEYWORDS if keyword is not None else call in DISPLAY_CALLS
+            current.append(tok)
+            current_shown = current_shown or (top != "sub" and is_display_string(tok.string, by_call))
+            prev.append(tok.string)
+            continue
+        if current:
+            groups.append((current, current_shown))
+            current, current_shown = [], False
+        if tok.type == tokenize.OP and tok.string in "([{":
+            after_value = bool(prev) and (prev[-1].isidentifier() or prev[-1] in (")", "]"))
+            if tok.string == "(":
+                stack.append(prev[-1] if after_value and prev[-1].isidentifier() else None)
+            else:  # a subscript x["key"] is never display text; a list or dict literal may be
+                stack.append("sub" if tok.string == "[" and after_value else tok.string)
+        elif tok.type == tokenize.OP and tok.string in ")]}" and stack:
+            stack.pop()
+        prev.append(tok.string)
+    if current:
+        groups.append((current, current_shown))
+    return groups
+
+
+def _group_text(source: str, group) -> str:
+    """The source text of a group of string literals, from the first's start to the last's end."""
+    lines = source.split("\n")
+    (r0, c0), (r1, c1) = group[0].start, group[-1].end
+    if r0 == r1:
+        return lines[r0 - 1][c0:c1]
+    return "\n".join([lines[r0 - 1][c0:], *lines[r0:r1 - 1], lines[r1 - 1][:c1]])
 
 
 def segments(nb) -> list[Segment]:
@@ -143,11 +210,13 @@ def segments(nb) -> list[Segment]:
                 if is_block and text != glossary.table("en"):  # generated in each language
                     add("markdown", text)
         elif cell.cell_type == "code":
-            for tok in code_tokens(cell.source):
+            tokens = code_tokens(cell.source)
+            for tok in tokens:
                 if tok.type == tokenize.COMMENT and is_reader_comment(tok.string):
                     add("comment", comment_text(tok.string))
-                elif tok.type == tokenize.STRING and is_display_string(tok.string):
-                    add("string", tok.string)
+            for group, shown in string_groups(tokens):
+                if shown:
+                    add("string", _group_text(_masked(cell.source), group))
     return out
 
 
@@ -209,11 +278,12 @@ def notebook_wanted(path: Path) -> list[tuple[str, str, str, str]]:
 
 
 def course_strings(module: Path) -> list[str]:
-    """The literal first arguments of every ``tr(...)`` call in a module, in order, once each."""
+    """The literal first arguments of every ``tr(...)`` and ``N_(...)`` call in a module, in order, once
+    each."""
     tree = ast.parse(module.read_text(encoding="utf-8"))
     out: list[str] = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tr"
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("tr", "N_")
                 and node.args and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
                 and node.args[0].value not in out):
@@ -280,32 +350,50 @@ class Problem:
 
 
 def problems(only: str | None = None) -> list[Problem]:
-    """Every entry the English needs that is missing, untranslated or fuzzy, and every stale entry."""
+    """Every entry the English needs that is missing, untranslated or fuzzy, every stale entry, and
+    every Korean markdown cell where Hangul is not the majority of the letters."""
     out = []
-    for _name, path, wanted in all_catalogs(only):
-        po = load_catalog(path)
-        have = {(e.msgctxt, e.msgid): e for e in (po or []) if not e.obsolete}
+    for name, path, wanted in all_catalogs(only):
         rel = path.relative_to(ROOT).as_posix()
-        for ctxt, msgid, _, _ in wanted:
-            e = have.get((ctxt, msgid))
-            if e is None:
-                out.append(Problem(rel, ctxt, "no entry for this English (run `update`)", msgid))
-            elif e.fuzzy:
-                out.append(Problem(rel, ctxt, "fuzzy: the English changed, review the Korean", msgid))
-            elif not e.msgstr.strip():
-                out.append(Problem(rel, ctxt, "not translated", msgid))
-            else:
-                bad = placeholder_problem(msgid, e.msgstr, kind=e.comment)
-                if bad:
-                    out.append(Problem(rel, ctxt, bad, msgid))
-        wanted_keys = {(c, m) for c, m, _, _ in wanted}
-        for key, e in have.items():
-            if key not in wanted_keys:
-                out.append(Problem(rel, e.msgctxt, "stale: the English no longer has this text", e.msgid))
+        po = load_catalog(path)
+        out += catalog_problems(rel, wanted, po)
+        source = next((ROOT / src / f"{name}.ipynb" for src, _, cat in EDITIONS
+                       if path.parent == ROOT / cat), None)
+        if source is not None and po is not None:
+            ko = translate_notebook(nbformat.read(source, as_version=4), po, allow_missing=True)
+            for cell in ko.cells:
+                share = hangul_share(cell.source.replace(glossary.table(LANG), ""))
+                if cell.cell_type == "markdown" and share <= 0.5:
+                    out.append(Problem(rel, cell.id, f"Hangul is {share:.0%} of this cell's letters outside "
+                                       "code and math (must be > 50 %)", cell.source))
     return out
 
 
-_CODE_SPAN = re.compile(r"`[^`\n]+`")
+def catalog_problems(name: str, wanted, po) -> list[Problem]:
+    """What one catalog ``po`` lacks for the ``wanted`` (context, English, kind, reference) entries."""
+    out = []
+    have = {(e.msgctxt, e.msgid): e for e in (po or []) if not e.obsolete}
+    for ctxt, msgid, _, _ in wanted:
+        e = have.get((ctxt, msgid))
+        if e is None:
+            out.append(Problem(name, ctxt, "no entry for this English (run `update`)", msgid))
+        elif e.fuzzy:
+            out.append(Problem(name, ctxt, "fuzzy: the English changed, review the Korean", msgid))
+        elif not e.msgstr.strip():
+            out.append(Problem(name, ctxt, "not translated", msgid))
+        else:
+            bad = placeholder_problem(msgid, e.msgstr, kind=e.comment)
+            if bad:
+                out.append(Problem(name, ctxt, bad, msgid))
+    wanted_keys = {(c, m) for c, m, _, _ in wanted}
+    for key, e in have.items():
+        if key not in wanted_keys:
+            out.append(Problem(name, e.msgctxt, "stale: the English no longer has this text", e.msgid))
+    return out
+
+
+_CODE_SPAN = re.compile(r"`[^`\n]+(?:\n[^`\n]+)?`")  # (a code span may wrap onto a second line)
+_FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
 _MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 _FIELD = re.compile(r"(?<!\{)\{[^{}]*\}(?!\})")
@@ -315,7 +403,7 @@ def placeholder_problem(english: str, korean: str, *, kind: str = "") -> str | N
     """What the Korean lost of the English's code: code spans, math, link targets, format fields."""
     if kind == "string":
         try:
-            compile(korean, "<msgstr>", "eval")
+            compile(f"({korean}\n)", "<msgstr>", "eval")
         except SyntaxError as e:
             return f"the Korean is not a Python string literal ({e.msg})"
         if sorted(_FIELD.findall(english)) != sorted(_FIELD.findall(korean)) and english.lstrip(
@@ -331,12 +419,10 @@ def placeholder_problem(english: str, korean: str, *, kind: str = "") -> str | N
         if sorted(set(_FIELD.findall(english))) != sorted(set(_FIELD.findall(korean))):
             return "the {fields} differ from the English"
         return None
+    english, korean = _FENCE.sub(" ", english), _FENCE.sub(" ", korean)  # a fenced block is checked by eye
     missing = set(_CODE_SPAN.findall(english)) - set(_CODE_SPAN.findall(korean))
     if missing:
         return f"code spans missing: {sorted(missing)}"
-    letters = len(_LATIN.findall(korean)) + len(_HANGUL.findall(korean))
-    if kind == "markdown" and letters >= 20 and hangul_share(korean) <= 0.5:
-        return f"Hangul is {hangul_share(korean):.0%} of the letters outside code and math (must be > 50 %)"
     return None
 
 
@@ -382,12 +468,15 @@ def translate_notebook(nb, po, *, allow_missing: bool = False):
 def _translate_code(source: str, get) -> str:
     lines = source.split("\n")
     edits = []
-    for tok in code_tokens(source):
+    tokens = code_tokens(source)
+    for tok in tokens:
         if tok.type == tokenize.COMMENT and is_reader_comment(tok.string):
             korean = get("comment", comment_text(tok.string))
             edits.append((tok.start, tok.end, "# " + korean))
-        elif tok.type == tokenize.STRING and is_display_string(tok.string):
-            edits.append((tok.start, tok.end, get("string", tok.string)))
+    for group, shown in string_groups(tokens):
+        if shown:
+            text = _group_text(_masked(source), group)
+            edits.append((group[0].start, group[-1].end, get("string", text)))
     for (r0, c0), (r1, c1), text in sorted(edits, reverse=True):
         head, tail = lines[r0 - 1][:c0], lines[r1 - 1][c1:]
         lines[r0 - 1:r1] = (head + text + tail).split("\n")
@@ -407,6 +496,11 @@ def build(*, allow_missing: bool = False, out_root: Path | None = None) -> list[
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(nbformat.writes(ko) + "\n", encoding="utf-8")
             written.append(target)
+    from course_utils.grading.release import release  # the Korean students' homework and its keys
+
+    names = release(out_root / "homework/source/ko", out_root / "homework/release/ko",
+                    out_root / "homework/keys/ko")
+    written += [out_root / "homework/release/ko" / f"{name}.ipynb" for name in names]
     return written
 
 

@@ -83,3 +83,14 @@ def test_jupyterlab_serves_the_settings_postbuild_installed(prefix, tmp_path):
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_binder_installs_a_hangul_font_the_course_knows():
+    """binder/apt.txt's font is one course_utils.plotting finds (the Korean edition's plots), and .ci/run
+    installs the same package."""
+    from course_utils.plotting import HANGUL_FONTS
+
+    packages = (ROOT / "binder" / "apt.txt").read_text().split()
+    assert packages == ["fonts-nanum"]
+    assert HANGUL_FONTS[0] == "NanumGothic"  # the family fonts-nanum installs
+    assert "fonts-nanum" in (ROOT / ".ci" / "run").read_text()

@@ -212,13 +212,41 @@ def test_home_page_has_the_course_map_and_the_notebook_table(built_site):
         assert f'href="homework/{hw.stem}.html"' in html
 
 
+def test_korean_pages_exist_with_a_language_switch_on_every_page(built_site):
+    """The Korean edition (notebooks/ko, homework/release/ko) under ko/, each page linking its twin."""
+    site = built_site[0]
+    korean = ["ko/index.html", *(f"ko/notebooks/{p.stem}.html" for p in NOTEBOOKS),
+              *(f"ko/homework/{p.stem}.html" for p in HOMEWORK)]
+    for rel in korean:
+        path = site / rel
+        assert path.is_file(), f"no Korean page {rel}"
+        html = path.read_text(encoding="utf-8")
+        twin = rel[3:]
+        assert re.search(r'<nav class="cu-lang"[^>]*><a href="[^"]*' + re.escape(twin.rsplit("/", 1)[-1])
+                         + r'"[^>]*hreflang="en"', html), f"{rel}: no switch to {twin}"
+        assert '<div lang="ko">' in html
+        english = (site / twin).read_text(encoding="utf-8")
+        assert re.search(r'<nav class="cu-lang"[^>]*><a href="[^"]*ko/' + re.escape(twin)
+                         + r'"[^>]*hreflang="ko"', english), f"{twin}: no switch to {rel}"
+    plain = read_page(site / "ko/notebooks/02_special_losses.html").plain
+    hangul = len(re.findall("[\uac00-\ud7a3]", plain))
+    assert hangul > len(re.findall("[A-Za-z]", plain)) / 3, "the Korean page is mostly English"
+    for path in sorted((site / "ko/notebooks").glob("*.html")):
+        for player in read_page(path).players:
+            m = player["manifest"]
+            assert m["base"].startswith("../../_frames/ko/"), (path.name, m["base"])
+            assert (site / "ko/notebooks" / m["base"]).resolve().is_dir()
+            labels = " ".join(c.get("label", "") for c in m["controls"]) + " ".join(m["readouts"][:3])
+            assert re.search("[\uac00-\ud7a3]", labels), f"{path.name} {m['name']}: no Korean control"
+
+
 # ---------------------------------------------------------------------------------------------
 # The players: the explorers' own frames and numbers
 # ---------------------------------------------------------------------------------------------
 
-def _players(site: Path) -> list[tuple[Path, dict]]:
+def _players(site: Path, folder: str = "notebooks") -> list[tuple[Path, dict]]:
     out = []
-    for path in sorted((site / "notebooks").glob("*.html")):
+    for path in sorted((site / folder).glob("*.html")):
         out += [(path, p) for p in read_page(path).players]
     return out
 
@@ -255,26 +283,30 @@ def test_every_explorer_has_a_player_with_every_control(built_site):
             assert (path.parent / m["base"] / image).is_file()
 
 
-def test_sampled_frames_are_the_explorers_own(built_site):
+def test_sampled_frames_are_the_explorers_own(built_site, monkeypatch):
     """The readout of a frame equals, exactly, the readout of the explorer built here and moved to that
     setting; the picture is the explorer's picture (up to the palette's rounding)."""
-    from course_utils import use_course_style
+    from course_utils import i18n, use_course_style
     from course_utils.explorers import EXPLORERS
     from course_utils.site.build import explorer_options, notebook_entry, site_config
 
+    monkeypatch.setattr(i18n, "_language", "en")  # restored after the test, whatever happens
     site, info = built_site[0], built_site[1]
     config = site_config()
     rng = random.Random(16)
     checked = 0
-    for path, player in _players(site):
+    players = [("en", p) for p in _players(site)] + [("ko", p) for p in _players(site, "ko/notebooks")]
+    for lang, (path, player) in players:
         m = player["manifest"]
+        key_name = m["name"] if lang == "en" else f"{lang}/{m['name']}"
         # built as its notebook builds it (the arguments the kernel passed, where frames.toml asks for them)
-        entry = notebook_entry(EXPLORERS[m["name"]], info["explorers"][m["name"]].get("arguments"))
+        entry = notebook_entry(EXPLORERS[m["name"]], info["explorers"][key_name].get("arguments"))
         press = explorer_options(config, m["name"]).get("press")
         playable = [c for c in m["controls"] if c["kind"] != "button"]
         default = ".".join(str(c["default"]) for c in playable)
         keys = sorted(m["frames"])
-        sample = [default] + rng.sample(keys, min(len(keys), 1 if press else 4))
+        sample = [default] + rng.sample(keys, min(len(keys), 1 if press or lang != "en" else 4))
+        i18n.set_language(lang)
         with mpl.rc_context():
             use_course_style(config.get("style", "projector"))
             widget = entry()
@@ -323,8 +355,8 @@ def test_build_compared_each_player_with_the_kernels_picture(built_site):
     from course_utils.site.build import explorer_options, site_config
 
     config = site_config()
-    for name, e in info["explorers"].items():
-        opts = explorer_options(config, name)
+    for name, e in info["explorers"].items():  # "ko/<name>": the Korean page's player, Korean kernel
+        opts = explorer_options(config, name.rsplit("/", 1)[-1])
         if opts.get("press") or opts.get("kernel_check") is False:
             continue  # its frames are runs after Train, or the notebook's explorer holds earlier runs
         assert e["kernel"] == "same", f"{name}: {e['kernel']}"

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from course_utils.i18n import N_
+
 
 @dataclass(frozen=True)
 class Explorer:
@@ -46,37 +48,37 @@ class Explorer:
 
 _ENTRIES = (
     Explorer("cross_entropy", "cross_entropy:CrossEntropyExplorer", "00_start_here",
-             "softmax and cross-entropy as the true class's logit moves"),
+             N_("softmax and cross-entropy as the true class's logit moves")),
     Explorer("freeze_layers", "autograd:FreezeLayersExplorer", "01_autograd_chain",
-             "freeze layers: the autograd graph and the gradient norms"),
+             N_("freeze layers: the autograd graph and the gradient norms")),
     Explorer("focal_loss", "losses:FocalLossExplorer", "02_special_losses",
-             "focal loss: γ and α over Lin et al.'s Fig. 1 and the gradient"),
+             N_("focal loss: γ and α over Lin et al.'s Fig. 1 and the gradient")),
     Explorer("label_smoothing", "losses:LabelSmoothingExplorer", "02_special_losses",
-             "label smoothing: ε and the number of classes, both conventions"),
+             N_("label smoothing: ε and the number of classes, both conventions")),
     Explorer("optimizer_trajectory", "optimizers:OptimizerExplorer", "03_optimizers_and_lr_schedules",
-             "optimizers on loss surfaces, each with its own lr, and momentum β"),
+             N_("optimizers on loss surfaces, each with its own lr, and momentum β")),
     Explorer("lr_schedule", "schedules:LRScheduleExplorer", "03_optimizers_and_lr_schedules",
-             "torch.optim.lr_scheduler: the lr of every step"),
+             N_("torch.optim.lr_scheduler: the lr of every step")),
     Explorer("plateau", "schedules:PlateauExplorer", "03_optimizers_and_lr_schedules",
-             "ReduceLROnPlateau on a replayed validation loss"),
+             N_("ReduceLROnPlateau on a replayed validation loss")),
     Explorer("class_ratio", "metrics:ClassRatioExplorer", "04_metric_pitfalls",
-             "accuracy vs F1 as the positive class gets rare"),
+             N_("accuracy vs F1 as the positive class gets rare")),
     Explorer("threshold", "metrics:ThresholdExplorer", "04_metric_pitfalls",
-             "the decision threshold: confusion matrix, precision, recall, ROC and PR"),
+             N_("the decision threshold: confusion matrix, precision, recall, ROC and PR")),
     Explorer("roc_pr", "metrics:RocPrExplorer", "04_metric_pitfalls",
-             "more negatives: ROC-AUC stays, average precision falls"),
+             N_("more negatives: ROC-AUC stays, average precision falls")),
     Explorer("outlier", "metrics:OutlierExplorer", "04_metric_pitfalls",
-             "one outlier: MAE vs MSE and RMSE"),
+             N_("one outlier: MAE vs MSE and RMSE")),
     Explorer("ranking", "metrics:RankingExplorer", "04_metric_pitfalls",
-             "a ranked list: MRR, MAP@k, NDCG@k"),
+             N_("a ranked list: MRR, MAP@k, NDCG@k")),
     Explorer("training_dashboard", "training:TrainingDashboard", "05_training_loop",
-             "the training loop: loss, optimizer, scheduler and metric together"),
+             N_("the training loop: loss, optimizer, scheduler and metric together")),
     Explorer("lr_finder", "playbook:LRFinderExplorer", "06_competition_playbook",
-             "the LR range test: smoothing, the suggestion rule and the OneCycleLR it gives"),
+             N_("the LR range test: smoothing, the suggestion rule and the OneCycleLR it gives")),
     Explorer("momentum_phase", "playbook:MomentumExplorer", "06_competition_playbook",
-             "momentum's phase diagram: the rate over (lr, β), closed form and torch SGD"),
+             N_("momentum's phase diagram: the rate over (lr, β), closed form and torch SGD")),
     Explorer("leaderboard_shakeup", "playbook:LeaderboardExplorer", "06_competition_playbook",
-             "public vs private board: test-set size and true gap -> P(shake-up)"),
+             N_("public vs private board: test-set size and true gap -> P(shake-up)")),
 )
 
 #: name -> :class:`Explorer` (a factory of a ready explorer), in the order of the notebooks.

@@ -28,6 +28,7 @@ from course_utils.grading.common import fmt_points
 from course_utils.grading.release import release
 from course_utils.grading.runner import Options
 from course_utils.grading.sandbox import SandboxUnavailable
+from course_utils.i18n import LANGUAGES, set_language
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("--summary", metavar="FILE", help="also write the summary table to FILE")
     gr.add_argument("--keep-workdirs", action="store_true", help="keep each run's folder (debugging)")
     gr.add_argument("--feedback", metavar="DIR", help="also write one Markdown feedback file per student")
+    gr.add_argument("--lang", choices=LANGUAGES, default=None,
+                    help="language of the feedback files (default: $COURSE_LANG, else en); grade the Korean "
+                         "homework (homework/release/ko) with --lang ko and its key from homework/keys/ko")
     gr.add_argument("--shard", metavar="I/N",
                     help="grade only share I of N of the students (several machines)")
     gr.add_argument("--no-sandbox", action="store_true",
@@ -89,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                                  ("--threads", args.threads, 0)):
             if not value > low:
                 raise ValueError(f"{flag} {value!r}; allowed: a number > {low}")
+        if args.lang:
+            set_language(args.lang)
         opts = Options(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                        mem_limit_mb=args.mem_limit_mb, threads=args.threads, keep_workdirs=args.keep_workdirs,
                        sandbox=not args.no_sandbox)

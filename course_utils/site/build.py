@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from course_utils.i18n import get_language, set_language
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_STATIC = Path(__file__).resolve().parent / "static"
 CONFIG_DIR = "docs/site"
@@ -50,6 +52,10 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: A site folder that holds this file was made by this command, and may be built over.
 MARKER = ".course-site"
 MATHJAX_DIST = "sphinx-mathjax-offline"
+#: (language, folder of its pages in the site, its notebooks, its student homework, its README): the English
+#: edition at the site's root, the Korean one under ``ko/`` (when the Korean notebooks exist).
+EDITIONS = (("en", "", "notebooks", "homework/release", "README.md"),
+            ("ko", "ko/", "notebooks/ko", "homework/release/ko", "README.ko.md"))
 MATHJAX_FILES = ("tex-svg.js", "input/tex/extensions")
 
 
@@ -111,15 +117,15 @@ def explorer_options(config: dict, name: str, budget: str = "full") -> dict:
     return opts
 
 
-def binder_url(root: Path = ROOT, notebook: str | None = None) -> str:
-    """The README's Binder launch link, pointed at ``notebooks/<notebook>.ipynb``."""
+def binder_url(root: Path = ROOT, notebook: str | None = None, folder: str = "notebooks") -> str:
+    """The README's Binder launch link, pointed at ``<folder>/<notebook>.ipynb``."""
     readme = (Path(root) / "README.md").read_text(encoding="utf-8")
     m = re.search(r"\((https://mybinder\.org/v2/gh/[^)\s]+)\)", readme)
     if not m:
         raise RuntimeError("README.md has no Binder link (https://mybinder.org/v2/gh/...)")
     url = m.group(1)
     if notebook:
-        url = re.sub(r"urlpath=[^&]*", f"urlpath=lab/tree/notebooks/{notebook}.ipynb", url)
+        url = re.sub(r"urlpath=[^&]*", f"urlpath=lab/tree/{folder}/{notebook}.ipynb", url)
     return url
 
 
@@ -211,9 +217,10 @@ def notebook_entry(entry, arguments: str | None):
 
 
 def render_frames(name: str, out_dir: str, frames_url: str, binder: str, options: dict,
-                  style: str, arguments: str | None = None) -> dict:
-    """Render explorer ``name``'s frames into ``out_dir``; its player HTML and statistics.
-    ``arguments``: the notebook's constructor arguments (see :func:`notebook_entry`)."""
+                  style: str, arguments: str | None = None, lang: str = "en") -> dict:
+    """Render explorer ``name``'s frames into ``out_dir``, in language ``lang``; its player HTML and
+    statistics. ``arguments``: the notebook's constructor arguments (see :func:`notebook_entry`)."""
+    set_language(lang)
     from course_utils import use_course_style
     from course_utils.explorers import EXPLORERS
     from course_utils.site.frames import player_html, render_explorer
@@ -221,6 +228,8 @@ def render_frames(name: str, out_dir: str, frames_url: str, binder: str, options
     use_course_style(style)
     entry = notebook_entry(EXPLORERS[name], arguments)
     press_note = options.pop("press_note", "")
+    press_note = options.pop("press_note_ko", press_note) if get_language() == "ko" else press_note
+    options.pop("press_note_ko", None)
     options.pop("arguments", None)
     rendered = render_explorer(entry, options)
     folder = Path(out_dir)
@@ -298,15 +307,20 @@ def finish_notebook(nb: dict, players: dict[int, str]) -> dict:
 # Home page, static files
 # ---------------------------------------------------------------------------------------------
 
-def home_page(root: Path, template: str) -> str:
-    """The home page: ``template`` with the course map of notebook 00 and the README's notebook table."""
-    nb = json.loads((root / "notebooks" / "00_start_here.ipynb").read_text(encoding="utf-8"))
-    course_map = next("".join(c["source"]) for c in nb["cells"]
-                      if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("## The map"))
+def home_page(root: Path, template: str, edition=EDITIONS[0]) -> str:
+    """The home page of an edition: ``template`` with the course map of its notebook 00 and its README's
+    notebook table (links to the notebooks made relative to the site's pages)."""
+    english = json.loads((root / "notebooks" / "00_start_here.ipynb").read_text(encoding="utf-8"))
+    map_id = next(c["id"] for c in english["cells"]
+                  if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("## The map"))
+    nb = json.loads((root / edition[2] / "00_start_here.ipynb").read_text(encoding="utf-8"))
+    course_map = next("".join(c["source"]) for c in nb["cells"] if c["id"] == map_id)
     course_map = course_map.split("\n", 1)[1].strip()  # the template has its own heading
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## The notebooks", 1)[1].split("\n## ", 1)[0]
+    readme = (root / edition[4]).read_text(encoding="utf-8")
+    heading = "## The notebooks" if edition[0] == "en" else "## 노트북"
+    section = readme.split(heading, 1)[1].split("\n## ", 1)[0]
     table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+    table = table.replace(f"]({edition[2]}/", "](notebooks/")
     return template.replace("{{ course_map }}", course_map).replace("{{ notebook_table }}", table)
 
 
@@ -383,24 +397,28 @@ def build(out_dir, *, root: Path = ROOT, jobs: int = 2, explorers=None, notebook
     config = site_config(root)
     style = config.get("style", "projector")
     only = notebooks
-    notebooks = [p for p in sorted((root / "notebooks").glob("*.ipynb")) if only is None or p.stem in only]
-    homework = sorted((root / "homework" / "release").glob("*.ipynb"))
+    editions = [e for e in EDITIONS if (root / e[2]).is_dir() and any((root / e[2]).glob("*.ipynb"))]
+    books = {lang: [p for p in sorted((root / folder).glob("*.ipynb")) if only is None or p.stem in only]
+             for lang, _, folder, _, _ in editions}
     names = [n for n, e in EXPLORERS.items() if (explorers is None or n in explorers)
-             and any(nb.stem == e.notebook for nb in notebooks)]
+             and any(nb.stem == e.notebook for nb in books["en"])]
     with tempfile.TemporaryDirectory(prefix="course-site-") as tmp:
         src = Path(tmp) / "src"
         shutil.copytree(root / CONFIG_DIR, src, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
-        (src / "index.md").write_text(home_page(root, (src / "index.md").read_text(encoding="utf-8")),
-                                      encoding="utf-8")
+        for edition in editions:
+            page = src / edition[1] / "index.md"
+            if page.exists():
+                page.write_text(home_page(root, page.read_text(encoding="utf-8"), edition), encoding="utf-8")
         static = src / "_static"
         static.mkdir(exist_ok=True)
         for f in PACKAGE_STATIC.iterdir():
             shutil.copy2(f, static / f.name)
         copy_mathjax(static)
-        (src / "notebooks").mkdir()
-        (src / "homework").mkdir()
-        for hw in homework:
-            shutil.copy2(hw, src / "homework" / hw.name)
+        for _lang, prefix, _, hw_folder, _ in editions:
+            (src / prefix / "notebooks").mkdir(parents=True)
+            (src / prefix / "homework").mkdir(parents=True)
+            for hw in sorted((root / hw_folder).glob("*.ipynb")):
+                shutil.copy2(hw, src / prefix / "homework" / hw.name)
 
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx,
@@ -410,59 +428,70 @@ def build(out_dir, *, root: Path = ROOT, jobs: int = 2, explorers=None, notebook
             # (`arguments = "notebook"` in frames.toml) waits for its notebook's kernel to give them
             opts = {n: explorer_options(config, n, frame_budget) for n in names}
             late = {n for n in names if opts[n].get("arguments") == "notebook"}
-            sources = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in notebooks}
-            nb_jobs = {}
-            for p in sorted(notebooks, key=lambda p: -p.stat().st_size):
-                capture = {i: e.name for i, e in explorer_cells(sources[p.stem], p.stem,
-                                                                [EXPLORERS[n] for n in late]).items()}
-                nb_jobs[p.stem] = pool.submit(execute_notebook, str(p), capture=capture)
+            nb_jobs, sources = {}, {}
+            for lang, _, _, _, _ in editions:
+                for p in sorted(books[lang], key=lambda p: -p.stat().st_size):
+                    sources[lang, p.stem] = json.loads(p.read_text(encoding="utf-8"))
+                    capture = {i: e.name for i, e in explorer_cells(sources[lang, p.stem], p.stem,
+                                                                    [EXPLORERS[n] for n in late]).items()}
+                    nb_jobs[lang, p.stem] = pool.submit(execute_notebook, str(p), capture=capture)
             first = config.get("first", [])
             heavy_first = sorted(names, key=lambda n: first.index(n) if n in first else len(first))
 
-            def frames_job(name, arguments=None):
-                return pool.submit(render_frames, name, str(out / FRAMES_DIR / name),
-                                   f"../{FRAMES_DIR}/{name}/", binder_url(root, EXPLORERS[name].notebook),
-                                   opts[name], style, arguments)
+            def frames_job(edition, name, arguments=None):
+                lang, prefix, folder = edition[:3]
+                up = "../" * (prefix.count("/") + 1)
+                return pool.submit(render_frames, name, str(out / FRAMES_DIR / prefix / name),
+                                   f"{up}{FRAMES_DIR}/{prefix}{name}/",
+                                   binder_url(root, EXPLORERS[name].notebook, folder),
+                                   dict(opts[name]), style, arguments, lang)
 
-            frame_jobs = {name: frames_job(name) for name in heavy_first if name not in late}
+            frame_jobs = {(e[0], name): frames_job(e, name) for e in editions for name in heavy_first
+                          if name not in late}
             executed, arguments = {}, {}
-            for stem, job in nb_jobs.items():
-                executed[stem] = job.result()
-                for name, args in executed[stem][2].items():
-                    arguments[name] = args
-                    frame_jobs[name] = frames_job(name, args)
-            if late - set(arguments):
-                raise RuntimeError(f"no notebook cell gave the arguments of {sorted(late - set(arguments))}")
-            for name in names:
-                report.explorers[name] = frame_jobs[name].result()
-                if name in arguments:
-                    report.explorers[name]["arguments"] = arguments[name]
-                log(f"frames {name}: {report.explorers[name]['frames']} settings, "
-                    f"{report.explorers[name]['seconds']:.1f} s")
-            for p in notebooks:
-                stem = p.stem
-                nb, seconds, _ = executed[stem]
-                report.notebook_seconds[stem] = seconds
-                log(f"executed {stem}: {seconds:.1f} s")
-                players = {}
-                for cell, entry in explorer_cells(nb, stem, [EXPLORERS[n] for n in names]).items():
-                    result = report.explorers[entry.name]
-                    png, html_values = kernel_view(nb, cell)
-                    same = png is not None and same_picture(png, base64.b64decode(result["default_png"]))
-                    readout = result["default_readout"] in html_values
-                    result["kernel"] = ("not compared (kernel_check = false)"
-                                        if opts[entry.name].get("kernel_check") is False else
-                                        "same" if same and readout else
-                                        f"differs (picture {'same' if same else 'differs'}, readout "
-                                        f"{'same' if readout else 'differs'})")
-                    players[cell] = result["html"]
-                missing = [n for n in names if EXPLORERS[n].notebook == stem
-                           and n not in [e.name for e in explorer_cells(nb, stem, [EXPLORERS[n]]).values()]]
-                if missing:
-                    raise RuntimeError(f"{stem}: no code cell builds {missing} (catalogue class_name)")
-                finished = finish_notebook(nb, players)
-                (src / "notebooks" / f"{stem}.ipynb").write_text(json.dumps(finished, ensure_ascii=False),
-                                                                 encoding="utf-8")
+            for (lang, stem), job in nb_jobs.items():
+                executed[lang, stem] = job.result()
+                for name, args in executed[lang, stem][2].items():
+                    arguments[lang, name] = args
+                    edition = next(e for e in editions if e[0] == lang)
+                    frame_jobs[lang, name] = frames_job(edition, name, args)
+            missing_args = {(e[0], n) for e in editions for n in late} - set(arguments)
+            if missing_args:
+                raise RuntimeError(f"no notebook cell gave the arguments of {sorted(missing_args)}")
+            results = {}
+            for lang, prefix, _, _, _ in editions:
+                for name in names:
+                    key = name if lang == "en" else f"{lang}/{name}"
+                    results[lang, name] = report.explorers[key] = frame_jobs[lang, name].result()
+                    if (lang, name) in arguments:
+                        report.explorers[key]["arguments"] = arguments[lang, name]
+                    log(f"frames {key}: {report.explorers[key]['frames']} settings, "
+                        f"{report.explorers[key]['seconds']:.1f} s")
+                for p in books[lang]:
+                    stem = p.stem
+                    nb, seconds, _ = executed[lang, stem]
+                    report.notebook_seconds[stem if lang == "en" else f"{lang}/{stem}"] = seconds
+                    log(f"executed {prefix}{stem}: {seconds:.1f} s")
+                    players = {}
+                    for cell, entry in explorer_cells(nb, stem, [EXPLORERS[n] for n in names]).items():
+                        result = results[lang, entry.name]
+                        png, html_values = kernel_view(nb, cell)
+                        same = png is not None and same_picture(png, base64.b64decode(result["default_png"]))
+                        readout = result["default_readout"] in html_values
+                        result["kernel"] = ("not compared (kernel_check = false)"
+                                            if opts[entry.name].get("kernel_check") is False else
+                                            "same" if same and readout else
+                                            f"differs (picture {'same' if same else 'differs'}, readout "
+                                            f"{'same' if readout else 'differs'})")
+                        players[cell] = result["html"]
+                    missing = [n for n in names if EXPLORERS[n].notebook == stem and n not in
+                               [e.name for e in explorer_cells(nb, stem, [EXPLORERS[n]]).values()]]
+                    if missing:
+                        raise RuntimeError(f"{prefix}{stem}: no code cell builds {missing} "
+                                           "(catalogue class_name)")
+                    finished = finish_notebook(nb, players)
+                    (src / prefix / "notebooks" / f"{stem}.ipynb").write_text(
+                        json.dumps(finished, ensure_ascii=False), encoding="utf-8")
         for e in report.explorers.values():
             e.pop("html", None)
             e.pop("default_png", None)

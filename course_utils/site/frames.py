@@ -36,6 +36,8 @@ from html.parser import HTMLParser
 import ipywidgets as W
 from PIL import Image
 
+from course_utils.i18n import tr
+
 #: Defaults of the frame plan; docs/site/frames.toml overrides them per explorer.
 PLAN_DEFAULTS = {
     "single_positions": 121,  # a one-control explorer: every slider position up to this many
@@ -364,7 +366,7 @@ def render_explorer(entry, options: dict | None = None) -> RenderedExplorer:
                 c.labels = [_fmt(widget.controls[c.name], v) for v in c.values]
     files = {f.image: r.files[f.image] for f in frames}
     first = Image.open(io.BytesIO(next(iter(files.values()))))
-    rendered = RenderedExplorer(entry.name, entry.title, entry.notebook, entry.class_name,
+    rendered = RenderedExplorer(entry.name, tr(entry.title), entry.notebook, entry.class_name,
                                 list(controls.values()), frames, first.width, first.height, files=files,
                                 default_png=first_png)
     rendered.seconds = time.perf_counter() - start
@@ -416,7 +418,8 @@ def alt_text(rendered: RenderedExplorer, frame: Frame) -> str:
     settings = ", ".join(f"{c.label} {c.label_of(frame.state[c.name])}" for c in rendered.playable()
                          if c.name not in frame.hidden)
     readout = html_text(frame.readout)
-    return f"Plot: {rendered.title} ({settings})." + (f" {readout}" if readout else "")
+    return tr("Plot: {title} ({settings}).", title=rendered.title, settings=settings) + (
+        f" {readout}" if readout else "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,7 +440,9 @@ def manifest(rendered: RenderedExplorer, frames_url: str) -> dict:
             entry += [list(f.hidden), list(f.disabled)]
         frames[rendered.key(f.state)] = entry
     return {"name": rendered.name, "base": frames_url, "controls": [c.manifest() for c in rendered.controls],
-            "frames": frames, "readouts": readouts}
+            "frames": frames, "readouts": readouts,
+            "nearest": tr("Not pre-rendered with the other settings; nearest rendered setting: {changed}. "
+                          "The live notebook combines any settings.")}
 
 
 def _esc(text) -> str:
@@ -450,20 +455,23 @@ def player_html(rendered: RenderedExplorer, frames_url: str, binder_url: str, pr
     default = rendered.default_frame()
     data = manifest(rendered, frames_url)
     parts = [f'<figure class="cu-player" id="{pid}" data-player="{_esc(rendered.name)}">']
-    note = ("Pre-rendered from the course's own explorer: every setting here was computed at build time, "
-            "with the numbers the live notebook shows. ")
+    note = tr("Pre-rendered from the course's own explorer: every setting here was computed at build time, "
+              "with the numbers the live notebook shows.") + " "
     if press_note:
         note += press_note + " "
-    parts.append(f'<p class="cu-note">{_esc(note)}The live version, where every combination works, needs a '
-                 f'Python kernel: <a href="{_esc(binder_url)}">open this notebook on Binder</a>.</p>')
-    parts.append(f'<div class="cu-controls" role="group" aria-label="{_esc(rendered.title)}: controls">')
+    live = tr("The live version, where every combination works, needs a Python kernel: "
+              "<a href=\"{url}\">open this notebook on Binder</a>.", url=_esc(binder_url))
+    parts.append(f'<p class="cu-note">{_esc(note)}{live}</p>')
+    parts.append(f'<div class="cu-controls" role="group" aria-label="{_esc(rendered.title)}: '
+                 f'{_esc(tr("controls"))}">')
     for c in rendered.controls:
         cid = f"{pid}-{c.name}"
         hidden = " hidden" if c.name in default.hidden else ""
         off = " disabled" if c.name in default.disabled else ""
         if c.kind == "button":
             parts.append(f'<div class="cu-control cu-button" data-control="{_esc(c.name)}"{hidden}>'
-                         f'<button type="button" id="{cid}" disabled title="needs a live kernel">'
+                         f'<button type="button" id="{cid}" disabled '
+                         f'title="{_esc(tr("needs a live kernel"))}">'
                          f'{_esc(c.label)}</button></div>')
             continue
         i = c.index(default.state[c.name])

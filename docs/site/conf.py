@@ -50,5 +50,23 @@ def _lazy_images(app, pagename, templatename, context, doctree):
         context["body"] = re.sub(r"<img (?![^>]*\bloading=)", '<img loading="lazy" ', context["body"])
 
 
+def _language_switch(app, pagename, templatename, context, doctree):
+    """Every page links to its twin in the other language (English at the root, Korean under ko/);
+    a Korean page's body is marked lang="ko" for screen readers and fonts."""
+    if "body" not in context:
+        return
+    korean = pagename.startswith("ko/")
+    twin = pagename[3:] if korean else f"ko/{pagename}"
+    if twin not in app.env.found_docs:
+        return
+    href = context["pathto"](twin)
+    label, lang = ("English", "en") if korean else ("한국어", "ko")
+    switch = (f'<nav class="cu-lang" aria-label="{"언어" if korean else "Language"}">'
+              f'<a href="{href}" hreflang="{lang}" lang="{lang}">{label}</a></nav>')
+    body = switch + context["body"]
+    context["body"] = f'<div lang="ko">{body}</div>' if korean else body
+
+
 def setup(app):
     app.connect("html-page-context", _lazy_images)
+    app.connect("html-page-context", _language_switch)

@@ -472,7 +472,8 @@ _DESCRIBE_JS = r"""
     const wid = mark(out);
     widgets.push({id: wid, cell: cells.indexOf(out.closest('.jp-Cell')),
                   images: out.querySelectorAll('img.widget-image').length,
-                  height: out.getBoundingClientRect().height});
+                  height: out.getBoundingClientRect().height,
+                  text: (out.innerText || '').slice(0, 2000)});
     const seen = new Set();
     for (const [kind, sel] of holders) {
       out.querySelectorAll(sel).forEach((el) => {

@@ -34,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = (["index.html"] + [f"notebooks/{p.stem}.html" for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
          + [f"homework/{p.stem}.html" for p in sorted((ROOT / "homework" / "release").glob("*.ipynb"))]
          + ["search.html", "genindex.html"])
-PLAYER_PAGES = [p for p in PAGES if p.startswith("notebooks/")]
+# the Korean edition under ko/: the same pages in Korean (course_utils.translation), same checks
+PAGES += ["ko/index.html"] + [f"ko/{p}" for p in PAGES if p.startswith(("notebooks/", "homework/"))]
+PLAYER_PAGES = [p for p in PAGES if p.startswith(("notebooks/", "ko/notebooks/"))]
 FIRST_LOAD_BYTES = 5_000_000
 SWAP_MS = 16.0
 DESKTOP = {"width": 1300, "height": 900}
@@ -147,6 +149,18 @@ def test_page_loads_alone_and_passes_axe(chromium, built_site, rel):
         problems += [f"axe {v['id']} ({v['impact']}): {v['help']} at "
                      f"{[n['target'] for n in v['nodes']][:3]}" for v in bad]
     assert not problems, f"{rel}:\n  " + "\n  ".join(problems)
+
+
+def test_the_language_switch_opens_the_twin_page_and_back(chromium, built_site):
+    site = built_site[0]
+    with _open(chromium, site, "notebooks/02_special_losses.html") as p:
+        p.page.click("nav.cu-lang a")
+        p.page.wait_for_url("**/ko/notebooks/02_special_losses.html")
+        assert p.page.eval_on_selector("h1", "(h) => h.textContent").count("손실") >= 1
+        assert p.page.evaluate("() => document.querySelector('[lang=ko]') !== null")
+        p.page.click("nav.cu-lang a")
+        p.page.wait_for_url("**/notebooks/02_special_losses.html")
+        assert "/ko/" not in p.page.url
 
 
 @pytest.mark.parametrize("rel", PAGES)

@@ -110,9 +110,7 @@
         if (img.complete) shown();
         else img.addEventListener("load", shown, {once: true});
       });
-      status.textContent = changed.length ?
-        "Not pre-rendered with the other settings; nearest rendered setting: " + changed.join(", ") +
-        ". The live notebook combines any settings." : "";
+      status.textContent = changed.length ? m.nearest.replace("{changed}", changed.join(", ")) : "";
       ahead();
     }
     function onMove(ev) {
