@@ -24,6 +24,7 @@ from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
 from course_utils.checks import check_number, check_type
+from course_utils.i18n import tr
 from course_utils.plotting import COLORS
 from course_utils.reproducibility import torch_threads
 
@@ -36,7 +37,7 @@ __all__ = [
 #: Node colours: an op made by a model layer, an op made by the criterion, a parameter leaf.
 NODE_COLORS = {"model": "#dbe9f6", "criterion": "#fde3c8", "leaf": "#d9f0d3"}
 NODE_EDGE_COLORS = {"model": COLORS["ce"], "criterion": COLORS["accent"], "leaf": COLORS["smooth"]}
-FROZEN_TEXT = "None (frozen)"
+FROZEN_TEXT = "None (frozen)"  # (English; grad_text writes it in the current language)
 
 
 # -- pure functions ------------------------------------------------------------------------------
@@ -257,7 +258,7 @@ def grad_text(row: dict) -> str:
     """The gradient cell of a :func:`grad_norm_table` row: the norm, ``"None (frozen)"`` or ``"None"``."""
     if row["grad_norm"] is not None:
         return f"{row['grad_norm']:.4f}"
-    return FROZEN_TEXT if not row["requires_grad"] else "None"
+    return tr("None (frozen)") if not row["requires_grad"] else "None"
 
 
 def two_layer_backprop(x, y, w1, b1, w2, b2) -> dict:
@@ -385,7 +386,7 @@ def _node_kind(node) -> str:
 
 def _node_label(node) -> str:
     if node["leaf"]:
-        name = node["param"] or "(unnamed tensor)"
+        name = node["param"] or tr("(unnamed tensor)")
         return f"AccumulateGrad\n{name} {tuple(node['shape'])}"
     return f"{node['op']}\n[{node['module']}]" if node["module"] else node["op"]
 

@@ -24,6 +24,7 @@ from scipy.special import ndtr
 
 from course_utils.checks import check_number
 from course_utils.decision_rules import macro_f1_batch, recall_batch
+from course_utils.i18n import tr
 from course_utils.plotting import COLORS
 
 __all__ = ["PairedBootstrap", "bootstrap_indices", "paired_bootstrap", "paired_verdict", "per_image_sd",
@@ -87,10 +88,12 @@ class PairedBootstrap:
         """Whether the interval of the difference contains 0 (then the gain is within the noise)."""
         lo, hi = self.interval()
         gap = self.point["f1_b"] - self.point["f1_a"]
-        inside = lo <= 0 <= hi
-        return (f"gap {gap:+.4f}, {self.level:.0%} interval [{lo:+.4f}, {hi:+.4f}]: "
-                + ("contains 0 — not distinguishable from noise on this test set" if inside else
-                   "excludes 0 — B is better on images like these"))
+        numbers = {"gap": gap, "level": self.level, "lo": lo, "hi": hi}
+        if lo <= 0 <= hi:
+            return tr("gap {gap:+.4f}, {level:.0%} interval [{lo:+.4f}, {hi:+.4f}]: contains 0 — not "
+                      "distinguishable from noise on this test set", **numbers)
+        return tr("gap {gap:+.4f}, {level:.0%} interval [{lo:+.4f}, {hi:+.4f}]: excludes 0 — B is better on "
+                  "images like these", **numbers)
 
 
 def paired_bootstrap(y_true, pred_a, pred_b, *, n_classes: int | None = None, n_boot: int = 2000,
@@ -215,20 +218,22 @@ def plot_intervals(ax, labels, points, intervals, *, color=COLORS["ce"], zero_li
 def plot_shakeup(ax_curve, ax_dist, gaps) -> dict:
     """Left: P(shake-up) against the true gap; right: the public and private gap distributions."""
     (curve,) = ax_curve.plot(gaps, np.full(len(gaps), np.nan), color=COLORS["ce"],
-                             label="normal approximation")
-    (point,) = ax_curve.plot([], [], "o", color=COLORS["accent"], mec="k", ms=10, label="this setting")
-    (sims,) = ax_curve.plot([], [], "s", color=COLORS["focal"], ms=7, label="simulated (real predictions)")
+                             label=tr("normal approximation"))
+    (point,) = ax_curve.plot([], [], "o", color=COLORS["accent"], mec="k", ms=10, label=tr("this setting"))
+    (sims,) = ax_curve.plot([], [], "s", color=COLORS["focal"], ms=7,
+                            label=tr("simulated (real predictions)"))
     ax_curve.axhline(0.5, color=COLORS["baseline"], ls=":", lw=1)
-    ax_curve.set(xlabel="true macro-F1 gap between the models", ylabel="P(public winner loses on private)",
-                 xlim=(gaps[0], gaps[-1]), ylim=(0, 0.55), title="leaderboard shake-up")
+    ax_curve.set(xlabel=tr("true macro-F1 gap between the models"),
+                 ylabel=tr("P(public winner loses on private)"), xlim=(gaps[0], gaps[-1]), ylim=(0, 0.55),
+                 title=tr("leaderboard shake-up"))
     ax_curve.legend(loc="upper right", fontsize="small")
     x = np.linspace(-0.15, 0.15, 301)
-    (pub,) = ax_dist.plot(x, np.zeros_like(x), color=COLORS["accent"], label="public board gap")
-    (priv,) = ax_dist.plot(x, np.zeros_like(x), color=COLORS["ce"], label="private board gap")
-    true = ax_dist.axvline(0.0, color="k", ls="--", lw=1.2, label="true gap")
+    (pub,) = ax_dist.plot(x, np.zeros_like(x), color=COLORS["accent"], label=tr("public board gap"))
+    (priv,) = ax_dist.plot(x, np.zeros_like(x), color=COLORS["ce"], label=tr("private board gap"))
+    true = ax_dist.axvline(0.0, color="k", ls="--", lw=1.2, label=tr("true gap"))
     ax_dist.axvline(0.0, color="k", lw=0.6)
-    ax_dist.set(xlabel="measured gap (B − A)", ylabel="density", xlim=(x[0], x[-1]),
-                title="what the two boards measure")
+    ax_dist.set(xlabel=tr("measured gap (B − A)"), ylabel=tr("density"), xlim=(x[0], x[-1]),
+                title=tr("what the two boards measure"))
     ax_dist.legend(loc="upper left", fontsize="small")
     return {"curve": curve, "point": point, "sims": sims, "pub": pub, "priv": priv, "true": true, "x": x}
 

@@ -7,9 +7,21 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.checks import check_number, check_type
+from course_utils.i18n import tr
 from course_utils.plotting import COLORS
 
+#: The warm-up's classes (English; :func:`class_names` gives them in the current language).
 CLASS_NAMES = ("cat", "dog", "bird")
+
+
+def class_names() -> tuple[str, ...]:
+    """:data:`CLASS_NAMES` in the current language (what the plots write)."""
+    return (tr("cat"), tr("dog"), tr("bird"))
+
+
+def _shown(names) -> tuple:
+    """The class names a plot writes: :data:`CLASS_NAMES` translated, any other names as given."""
+    return class_names() if tuple(names) == CLASS_NAMES else tuple(names)
 
 
 def softmax_cross_entropy(logits, target: int) -> tuple[np.ndarray, float]:
@@ -35,11 +47,12 @@ def loss_curve(other_logits, target: int, grid) -> np.ndarray:
 
 def plot_probabilities(ax, probs, target: int, names=CLASS_NAMES):
     """Bar chart of the softmax probabilities, the target class highlighted; returns the bars."""
+    names = _shown(names)
     colors = [COLORS["accent"] if i == target else COLORS["ce"] for i in range(len(probs))]
     bars = ax.bar(names, probs, color=colors)
     ax.set_ylim(0, 1)
-    ax.set_ylabel("softmax probability")
-    ax.set_title(f"model output (true class: {names[target]})")
+    ax.set_ylabel(tr("softmax probability"))
+    ax.set_title(tr("model output (true class: {name})", name=names[target]))
     return bars
 
 
@@ -52,8 +65,9 @@ def update_probabilities(bars, probs) -> None:
 def plot_loss_curve(ax, other_logits, target: int, grid, names=CLASS_NAMES):
     """The loss -ln p against the target's logit, and a marker for the current logit; returns the marker."""
     ax.plot(grid, loss_curve(other_logits, target, grid), color=COLORS["ce"])
-    ax.set_xlabel(f"logit of '{names[target]}'")
-    ax.set_ylabel("cross-entropy  -ln p")
-    ax.set_title("loss for this example")
+    names = _shown(names)
+    ax.set_xlabel(tr("logit of '{name}'", name=names[target]))
+    ax.set_ylabel(tr("cross-entropy  -ln p"))
+    ax.set_title(tr("loss for this example"))
     (point,) = ax.plot([], [], "o", color=COLORS["accent"], markersize=10)
     return point

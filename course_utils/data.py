@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from course_utils.checks import check_choice, check_number
+from course_utils.i18n import tr
 
 __all__ = ["DigitsSplit", "TEST_SPLITS", "load_imbalanced_digits", "long_tail_counts"]
 
@@ -77,9 +78,10 @@ class DigitsSplit:
 
     def describe(self) -> str:
         """One line: sizes and the class distribution."""
-        return (f"{len(self.y_train)} train / {len(self.y_val)} validation images, {self.n_classes} classes; "
-                f"train samples per class {self.train_counts.tolist()} "
-                f"(imbalance {self.train_counts.max() / self.train_counts.min():.1f}:1)")
+        return tr("{train} train / {val} validation images, {classes} classes; train samples per class "
+                  "{counts} (imbalance {ratio:.1f}:1)", train=len(self.y_train), val=len(self.y_val),
+                  classes=self.n_classes, counts=self.train_counts.tolist(),
+                  ratio=self.train_counts.max() / self.train_counts.min())
 
 
 def _long_tail(index, labels, n_max, imbalance_ratio, rng) -> np.ndarray:

@@ -21,8 +21,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from course_utils.i18n import tr
+
 STRICT_ENV = "COURSE_STRICT_CHECKS"
-NOT_ANSWERED = "not answered yet"
+NOT_ANSWERED = "not answered yet"  # (in English; check() writes its lines in the current language)
 RIGHT, WRONG = "✓", "✗"
 _MAX_ERROR_CHARS = 200
 
@@ -74,22 +76,24 @@ def check(title: str, answer, verify: Callable, *, strict_mode: bool | None = No
     blank = _blank_parts(answer)
     ok = None
     if blank and (not isinstance(answer, dict) or len(blank) == len(answer)):
-        line = f"{title}: {NOT_ANSWERED} — fill in the cell marked 'your answer', run it, then run this cell."
+        line = tr("{title}: not answered yet — fill in the cell marked 'your answer', run it, then run this "
+                  "cell.", title=title)
     elif blank:
-        line = f"{title}: {NOT_ANSWERED} — still a placeholder: {', '.join(blank)}."
+        line = tr("{title}: not answered yet — still a placeholder: {parts}.", title=title,
+                  parts=", ".join(blank))
     else:
         try:
             note = verify(answer)
         except (NotImplementedError, NotAnswered):
-            line = (f"{title}: {NOT_ANSWERED} — your function still raises NotImplementedError "
-                    "(replace the stub).")
+            line = tr("{title}: not answered yet — your function still raises NotImplementedError "
+                      "(replace the stub).", title=title)
         except Wrong as exc:
             line, ok = f"{WRONG} {title}: {exc}", False
         except Exception as exc:  # the student's code broke while being checked
-            line, ok = (f"{WRONG} {title}: your answer raised {_short(exc)} — run it on a small input "
-                        "and read the error."), False
+            line, ok = tr("✗ {title}: your answer raised {error} — run it on a small input and read the "
+                          "error.", title=title, error=_short(exc)), False
         else:
-            line, ok = f"{RIGHT} {title}: right." + (f" {note}" if note else ""), True
+            line, ok = tr("✓ {title}: right.", title=title) + (f" {note}" if note else ""), True
     print(line)
     if not ok and (strict() if strict_mode is None else strict_mode):
         raise AssertionError(line)

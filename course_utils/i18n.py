@@ -19,6 +19,7 @@ from pathlib import Path
 LANGUAGES = ("en", "ko")
 LOCALE_DIR = Path(__file__).parent / "locale"
 _language: str | None = None
+_env_font = False
 
 
 def _check_language(lang, where: str) -> str:
@@ -54,10 +55,15 @@ def use_hangul_font() -> str | None:
 
 def get_language() -> str:
     """The current language: the last :func:`set_language`, else ``$COURSE_LANG``, else ``"en"``."""
+    global _env_font
     if _language is not None:
         return _language
     env = os.environ.get("COURSE_LANG", "").strip()
-    return _check_language(env, "the environment variable COURSE_LANG") if env else "en"
+    lang = _check_language(env, "the environment variable COURSE_LANG") if env else "en"
+    if lang == "ko" and not _env_font:  # Korean from the environment: plots need the Hangul font too
+        _env_font = True
+        use_hangul_font()
+    return lang
 
 
 @cache

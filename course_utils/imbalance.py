@@ -23,12 +23,13 @@ from torch import nn
 from torch.utils.data import WeightedRandomSampler
 
 from course_utils.checks import check_number
+from course_utils.i18n import N_, tr
 from course_utils.plotting import COLORS
 
 __all__ = ["EFFECTIVE_BETA", "REMEDIES", "TAU", "LogitAdjustedLoss", "RemedyRun", "balanced_sampler",
            "class_prior", "effective_number_weights", "holdout_split", "inverse_frequency_weights",
-           "paired_differences", "plot_remedies", "posthoc_adjust", "remedy_parts", "run_remedies",
-           "summarize"]
+           "paired_differences", "plot_remedies", "posthoc_adjust", "remedy_name", "remedy_parts",
+           "run_remedies", "summarize"]
 
 
 def _counts(counts) -> np.ndarray:
@@ -118,20 +119,27 @@ def balanced_sampler(y, seed: int = 0, num_samples: int | None = None) -> Weight
 # ---------------------------------------------------------------------------------------------
 # the comparison: every remedy over several seeds, through the training module
 # ---------------------------------------------------------------------------------------------
-#: The remedies compared, by key. ``la_posthoc`` reuses the plain-CE model of the same seed.
+#: The remedies compared, by key, with their names (English; shown in the course's language by
+#: :func:`remedy_name`).
+#: ``la_posthoc`` reuses the plain-CE model of the same seed.
 REMEDIES = {
-    "ce": "cross-entropy",
-    "inverse_freq": "CE, weight = N/(K·n_c)",
-    "effective_number": "CE, weight = effective number",
+    "ce": N_("cross-entropy"),
+    "inverse_freq": N_("CE, weight = N/(K·n_c)"),
+    "effective_number": N_("CE, weight = effective number"),
     "sampler": "CE + WeightedRandomSampler",
     "focal": "focal loss (γ=2)",
-    "la_loss": "logit-adjusted loss (τ=1)",
-    "la_posthoc": "CE + post-hoc logit adj. (τ=1)",
+    "la_loss": N_("logit-adjusted loss (τ=1)"),
+    "la_posthoc": N_("CE + post-hoc logit adj. (τ=1)"),
 }
 #: β of the effective-number weights (Cui et al. try 0.9 … 0.9999; β → 1 is inverse frequency).
 EFFECTIVE_BETA = 0.99
 #: τ of both logit adjustments (Menon et al.'s default: τ = 1).
 TAU = 1.0
+
+
+def remedy_name(remedy: str) -> str:
+    """The name of a remedy of :data:`REMEDIES` in the course's language (a table's row, a plot's label)."""
+    return tr(REMEDIES.get(remedy, remedy))
 
 
 def holdout_split(data, test_size: float = 0.5, seed: int = 0):
@@ -301,6 +309,6 @@ def plot_remedies(ax, runs, metric: str = "macro_f1", title: str = "") -> None:
         ax.plot(s["values"], np.full(len(s["values"]), yi), "o", color="0.55", ms=5, zorder=2)
         ax.errorbar([s["mean"]], [yi], xerr=[[s["sd"]], [s["sd"]]], fmt="D", color=COLORS["ce"], ms=8,
                     capsize=4, zorder=3)
-    ax.set_yticks(y, [REMEDIES[n] for n in names])
-    ax.set(xlabel=f"test {'macro-F1' if metric == 'macro_f1' else 'recall of the 3 rarest digits'} "
-                  "(dots: seeds; ◆ mean ± sd)", title=title)
+    ax.set_yticks(y, [remedy_name(n) for n in names])
+    ax.set(xlabel=tr("test macro-F1 (dots: seeds; ◆ mean ± sd)") if metric == "macro_f1" else
+           tr("test recall of the 3 rarest digits (dots: seeds; ◆ mean ± sd)"), title=title)

@@ -16,6 +16,7 @@ regression, and confidence against accuracy.
 from __future__ import annotations
 
 import math
+import unicodedata
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.checks import check_number
+from course_utils.i18n import tr
 from course_utils.plotting import COLORS
 
 __all__ = ["TOUR", "ce_after_softmax_floor", "error_of", "format_tour", "logistic_logits_per_epoch",
@@ -152,23 +154,42 @@ def _dtype_name(dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+def _tour_words() -> dict[str, str]:
+    """The words of :data:`TOUR`'s inputs and targets, in the current language."""
+    return {"logits (N,C)": tr("logits (N,C)"), "logits (N,)": tr("logits (N,)"),
+            "int64 class (N,)": tr("int64 class (N,)"), "log-probs (N,C)": tr("log-probs (N,C)"),
+            "probs (N,)": tr("probs (N,)"), "predictions (N,)": tr("predictions (N,)"),
+            "probs (N,C)": tr("probs (N,C)")}
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a fixed-width font: two for a wide character (Hangul), one otherwise."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def format_tour(rows) -> str:
     """The rows of :func:`tour_rows` as a fixed-width text table."""
-    head = ("loss", "input", "target", "'none' →", "value", "= formula", "target of the other dtype")
+    head = ("loss", tr("input"), tr("target"), "'none' →", tr("value"), tr("= formula"),
+            tr("target of the other dtype"))
+    words = _tour_words()
     lines = []
     for r in rows:
         other = "—"
         if r["other_dtype"] is not None:
-            verdict = r["with_other_dtype"].split(":")[0]
+            verdict = r["with_other_dtype"]
+            verdict = tr("accepted") if verdict == "accepted" else verdict.split(":")[0]
             other = f"{_dtype_name(r['other_dtype'])}: {verdict}"
-        lines.append((r["loss"], r["expects"], r["target"], str(r["none_shape"]), f"{r['value']:.4f}",
-                      "✓" if r["matches"] else "✗", other))
-    widths = [max(len(str(row[k])) for row in [head, *lines]) for k in range(len(head))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    out = [fmt.format(*head), "  ".join("─" * w for w in widths)]
-    out += [fmt.format(*row) for row in lines]
+        lines.append((r["loss"], words.get(r["expects"], r["expects"]), words.get(r["target"], r["target"]),
+                      str(r["none_shape"]), f"{r['value']:.4f}", "✓" if r["matches"] else "✗", other))
+    widths = [max(_width(str(row[k])) for row in [head, *lines]) for k in range(len(head))]
+
+    def line(row):
+        return "  ".join(str(cell) + " " * (w - _width(str(cell))) for cell, w in zip(row, widths))
+
+    out = [line(head), "  ".join("─" * w for w in widths)]
+    out += [line(row) for row in lines]
     defaults = sorted({r["default"] for r in rows})
-    out.append(f"default reduction of every class: {', '.join(map(repr, defaults))}")
+    out.append(tr("default reduction of every class: {defaults}", defaults=", ".join(map(repr, defaults))))
     return "\n".join(out)
 
 
@@ -236,7 +257,7 @@ def plot_loss_shapes(ax_cls, ax_reg, margins, residuals, num_classes: int = 3) -
     the residual. Returns the lines by the keys of :func:`loss_shape_curves`."""
     curves = loss_shape_curves(margins, residuals, num_classes)
     styles = {"ce": (COLORS["ce"], "-", f"CrossEntropyLoss (C = {num_classes})"),
-              "bce": (COLORS["focal"], "--", "BCEWithLogitsLoss (label 1)"),
+              "bce": (COLORS["focal"], "--", tr("BCEWithLogitsLoss (label 1)")),
               "mse": (COLORS["ce"], "-", "MSELoss"), "l1": (COLORS["focal"], "--", "L1Loss"),
               "huber": (COLORS["smooth"], "-.", "HuberLoss(δ=1) = SmoothL1Loss(β=1)")}
     lines = {}
@@ -244,8 +265,9 @@ def plot_loss_shapes(ax_cls, ax_reg, margins, residuals, num_classes: int = 3) -
                        ("l1", ax_reg, residuals), ("huber", ax_reg, residuals)):
         color, ls, label = styles[key]
         (lines[key],) = ax.plot(x, curves[key], color=color, ls=ls, label=label)
-    ax_cls.set(xlabel="true-class logit − the others", ylabel="loss", title="classification: logits in")
-    ax_reg.set(xlabel="prediction − target", ylabel="loss", title="regression")
+    ax_cls.set(xlabel=tr("true-class logit − the others"), ylabel="loss",
+               title=tr("classification: logits in"))
+    ax_reg.set(xlabel=tr("prediction − target"), ylabel="loss", title=tr("regression"))
     ax_reg.set_ylim(0, float(np.max(curves["l1"])) * 1.6)
     for ax in (ax_cls, ax_reg):
         ax.legend(loc="upper center", framealpha=0.9)
@@ -304,13 +326,14 @@ def plot_confidence_vs_accuracy(ax, groups: dict, colors: dict | None = None) ->
     values = np.concatenate([np.concatenate(v) for v in points.values()])
     lo, hi = max(0.0, values.min() - 0.05), min(1.0, values.max() + 0.05)
     ax.plot([lo, hi], [lo, hi], color=COLORS["baseline"], lw=1, ls=":")
-    ax.text(0.97, 0.03, "over-confident\n(confidence > accuracy)", transform=ax.transAxes, ha="right",
+    ax.text(0.97, 0.03, tr("over-confident\n(confidence > accuracy)"), transform=ax.transAxes, ha="right",
             va="bottom", fontsize="small", color="#444444")
-    ax.text(0.03, 0.97, "under-confident\n(confidence < accuracy)", transform=ax.transAxes, ha="left",
+    ax.text(0.03, 0.97, tr("under-confident\n(confidence < accuracy)"), transform=ax.transAxes, ha="left",
             va="top", fontsize="small", color="#444444")
     artists = {label: ax.scatter(conf, acc, s=60, color=colors.get(label), label=label, zorder=3,
                                  edgecolors="black", linewidths=0.6)
                for label, (conf, acc) in points.items()}
-    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="mean confidence (top-1 probability)", ylabel="accuracy")
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel=tr("mean confidence (top-1 probability)"),
+           ylabel=tr("accuracy"))
     ax.set_aspect("equal")
     return artists

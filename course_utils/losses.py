@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.checks import check_choice, check_number, check_type
+from course_utils.i18n import tr
 from course_utils.plotting import COLORS
 
 __all__ = [
@@ -426,11 +427,11 @@ def plot_focal_curves(ax, p_t, gammas=PAPER_GAMMAS, *, ymax=5.0):
         ax.text(x, float(focal_curve(x, g)), f"γ={g:g}", color="#444444", fontsize="small", ha="center",
                 va="center", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})
     ax.axvspan(0.5, 1.0, color="#2ca02c", alpha=0.06, lw=0)
-    ax.text(0.75, ymax * 0.3, "well-classified\n(p_t > 0.5)", ha="center", va="center", fontsize="small",
+    ax.text(0.75, ymax * 0.3, tr("well-classified\n(p_t > 0.5)"), ha="center", va="center", fontsize="small",
             color="#2c6e2c")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, ymax)
-    ax.set_xlabel("p_t  (probability of the true class)")
+    ax.set_xlabel(tr("p_t  (probability of the true class)"))
     ax.set_ylabel("loss")
     return lines
 
@@ -444,7 +445,7 @@ def plot_focal_gradients(ax, p_t, gamma, *, ymax=None):
     if ymax is not None:
         ax.set_ylim(0, ymax)
     ax.set_xlabel("p_t")
-    ax.set_ylabel("|∂loss/∂z_t|  (true-class logit)")
+    ax.set_ylabel(tr("|∂loss/∂z_t|  (true-class logit)"))
     return ce, fl
 
 
@@ -474,10 +475,10 @@ def plot_focal_panels(ax_loss, ax_grad, p_t, gamma, alpha=-1.0, *, p_read=0.9, m
     p = _check_probabilities("p_t", p_t)
     focal_summary(p_read, gamma, alpha)  # the checks
     plot_focal_curves(ax_loss, p)
-    ax_loss.set_title("loss (Lin et al. 2017, Fig. 1)")
+    ax_loss.set_title(tr("loss (Lin et al. 2017, Fig. 1)"))
     grad_max = max(float(_focal_logit_grad(p, g).max()) for g in np.linspace(0, max_gamma, 51))
     _, grad_pos = plot_focal_gradients(ax_grad, p, gamma, ymax=1.08 * grad_max)
-    ax_grad.set_title("gradient on the true-class logit")
+    ax_grad.set_title(tr("gradient on the true-class logit"))
     art = {"loss_pos": ax_loss.plot(p, p, color=COLORS["focal"], lw=2.8)[0], "grad_pos": grad_pos,
            "loss_neg": ax_loss.plot(p, p, color=COLORS["focal"], lw=2.2, ls="--")[0],  # data: update below
            "grad_neg": ax_grad.plot(p, p, color=COLORS["focal"], lw=2.0, ls="--")[0]}
@@ -505,7 +506,7 @@ def update_focal_legend(art, alpha_on: bool) -> None:
     ax_l, ax_g = art["loss_pos"].axes, art["grad_pos"].axes
     extra = ([art["loss_neg"]], ["FL, y = 0: (1−α)·FL"]) if alpha_on else ([], [])
     ax_l.legend([ax_l.lines[0], art["loss_pos"], *extra[0]],
-                ["CE (γ = 0)", "FL, y = 1: α·FL" if alpha_on else "FL, current γ", *extra[1]],
+                ["CE (γ = 0)", "FL, y = 1: α·FL" if alpha_on else tr("FL, current γ"), *extra[1]],
                 loc="upper right", framealpha=0.9)
     ax_g.legend([ax_g.lines[0], art["grad_pos"]] + ([art["grad_neg"]] if alpha_on else []),
                 ["CE", "FL (y = 1)" if alpha_on else "FL"] + (["FL (y = 0)"] if alpha_on else []),
@@ -533,15 +534,15 @@ def plot_soft_targets(ax, num_classes, eps, *, true_class=1, max_classes=None, w
     check_number("true_class", true_class, low=0, high=num_classes - 1, integer=True)
     n = max_classes or num_classes
     bars_u = ax.add_collection(PolyCollection([], facecolors=COLORS["smooth"], label="torch: uniform"))
-    bars_o = ax.add_collection(PolyCollection([], facecolors=OTHERS_COLOR, label="bootcamp: others"))
+    bars_o = ax.add_collection(PolyCollection([], facecolors=OTHERS_COLOR, label=tr("bootcamp: others")))
     update_soft_targets((bars_u, bars_o), num_classes, eps, true_class=true_class, width=width)
     ax.set_xlim(-0.6, n - 0.4)
     ax.set_ylim(0, 1.08)
     if max_classes:
         ax.set_xticks(range(0, max_classes, 2))
-    ax.set_xlabel(f"class (true class = {true_class})")
-    ax.set_ylabel("target probability")
-    ax.set_title("soft target")
+    ax.set_xlabel(tr("class (true class = {true_class})", true_class=true_class))
+    ax.set_ylabel(tr("target probability"))
+    ax.set_title(tr("soft target"))
     ax.legend(loc="upper right", framealpha=0.9)
     return bars_u, bars_o
 
@@ -561,18 +562,18 @@ def plot_smoothed_loss(ax, p_true, num_classes, eps, *, p_confident=0.99) -> dic
     :func:`update_smoothed_loss` changes."""
     p = _check_probabilities("p_true", p_true)
     smoothing_summary(num_classes, eps, p_confident)  # the checks
-    ax.plot(p, -np.log(p), color=COLORS["ce"], lw=2.5, label="one-hot (CE)")
+    ax.plot(p, -np.log(p), color=COLORS["ce"], lw=2.5, label=tr("one-hot (CE)"))
     art = {"uniform": ax.plot(p, p, color=COLORS["smooth"], lw=2.5, ls="-.",  # data: update below
-                              label="smoothed: torch (uniform)")[0],
+                              label=tr("smoothed: torch (uniform)"))[0],
            "others": ax.plot(p, p, color=OTHERS_COLOR, lw=2.5, ls="--",  # data: update below
-                             label="smoothed: bootcamp (others)")[0],
+                             label=tr("smoothed: bootcamp (others)"))[0],
            "confident": ax.plot([], [], "o", color=COLORS["accent"], ms=8, mec="black", mew=0.8,
-                                label=f"confident: p = {p_confident}")[0],
-           "best": ax.plot([], [], "*", color="black", ms=11, label="p = target (minimum)")[0]}
+                                label=tr("confident: p = {p}", p=p_confident))[0],
+           "best": ax.plot([], [], "*", color="black", ms=11, label=tr("p = target (minimum)"))[0]}
     ax.set_xlim(0, 1)
-    ax.set_xlabel("p given to the true class (rest split evenly)")
+    ax.set_xlabel(tr("p given to the true class (rest split evenly)"))
     ax.set_ylabel("loss")
-    ax.set_title("loss of a prediction against that target")
+    ax.set_title(tr("loss of a prediction against that target"))
     ax.legend(loc="upper right", framealpha=0.9, fontsize="small")
     update_smoothed_loss(art, p, num_classes, eps, _smoothing_summary(num_classes, eps, p_confident),
                          p_confident=p_confident)

@@ -25,18 +25,21 @@ import numpy as np
 import torch
 
 from course_utils.checks import check_choice, check_number, check_type
+from course_utils.i18n import N_, tr
 from course_utils.plotting import COLORS
 from course_utils.reproducibility import torch_threads
 
-__all__ = ["LRRange", "SUGGESTION_RULES", "default_range_test", "divergence_index", "lr_range_test",
-           "lr_schedule", "onecycle_curve",
+__all__ = ["LRRange", "SUGGESTION_NAMES", "SUGGESTION_RULES", "default_range_test", "divergence_index",
+           "lr_range_test", "lr_schedule", "onecycle_curve",
            "plot_lr_range", "smooth_losses", "suggest_lrs", "update_lr_range"]
 
-#: How a suggestion is read off the smoothed curve (the names the widget's dropdown shows).
+#: How a suggestion is read off the smoothed curve (what the widget's dropdown shows: ``tr(text)``).
 SUGGESTION_RULES = {
-    "steepest": "steepest descent (most negative slope of the smoothed loss vs log lr)",
-    "minimum/10": "lr of the smoothed loss's minimum, divided by 10",
+    "steepest": N_("steepest descent (most negative slope of the smoothed loss vs log lr)"),
+    "minimum/10": N_("lr of the smoothed loss's minimum, divided by 10"),
 }
+#: The suggestions' short names, for a legend (``tr(name)``): the keys of :func:`suggest_lrs`'s result.
+SUGGESTION_NAMES = {"steepest": N_("steepest"), "minimum/10": N_("minimum/10"), "minimum": N_("minimum")}
 #: Points left out at the start and end when the slope is read (``torch-lr-finder``'s defaults).
 SKIP_START, SKIP_END = 10, 5
 
@@ -319,14 +322,15 @@ def plot_lr_range(ax, result: LRRange, *, ylim=None) -> dict:
     """Raw loss of every recorded batch (light; static), the smoothed loss up to the stop, the divergence
     point and the suggestions, on a log-lr axis. :func:`update_lr_range` moves all but the raw loss."""
     (raw,) = ax.plot(result.planned[:len(result.losses)], result.losses, color=COLORS["ce"], alpha=0.3, lw=1,
-                     label="loss of each batch")
-    (smoothed,) = ax.plot(result.lrs, result.smoothed, color=COLORS["ce"], label="smoothed")
-    (stop,) = ax.plot([], [], "x", color="k", ms=11, mew=2.5, label="divergence: stop")
+                     label=tr("loss of each batch"))
+    (smoothed,) = ax.plot(result.lrs, result.smoothed, color=COLORS["ce"], label=tr("smoothed"))
+    (stop,) = ax.plot([], [], "x", color="k", ms=11, mew=2.5, label=tr("divergence: stop"))
     marks = {}
     for name, (marker, color) in _MARKS.items():
-        (marks[name],) = ax.plot([], [], marker, color=color, ms=10, ls="none", label=name)
+        (marks[name],) = ax.plot([], [], marker, color=color, ms=10, ls="none",
+                                 label=tr(SUGGESTION_NAMES.get(name, name)))
     ax.set_xscale("log")
-    ax.set(xlabel="learning rate (log scale)", ylabel="training loss", title="LR range test")
+    ax.set(xlabel=tr("learning rate (log scale)"), ylabel=tr("training loss"), title=tr("LR range test"))
     ax.set_xlim(result.planned[0], result.planned[-1])
     finite = result.smoothed[np.isfinite(result.smoothed)]
     if ylim is None and finite.size:

@@ -18,12 +18,14 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
+from course_utils.i18n import N_, tr
 from course_utils.plotting import COLORS
 
-#: How the readouts and legends name the metrics of :data:`course_utils.metrics.BINARY_METRICS`.
-METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "precision": "precision",
-                 "recall": "recall", "f1": "F1 (positive class)", "macro_f1": "macro-F1",
-                 "roc_auc": "ROC-AUC", "average_precision": "average precision"}
+#: How the readouts and legends name the metrics of :data:`course_utils.metrics.BINARY_METRICS` (in English;
+#: shown as ``tr(label)``).
+METRIC_LABELS = {"accuracy": N_("accuracy"), "balanced_accuracy": N_("balanced accuracy"),
+                 "precision": N_("precision"), "recall": N_("recall"), "f1": N_("F1 (positive class)"),
+                 "macro_f1": "macro-F1", "roc_auc": "ROC-AUC", "average_precision": N_("average precision")}
 _MODEL = COLORS["ce"]
 _BASE = COLORS["baseline"]
 _ACCENT = COLORS["accent"]
@@ -52,16 +54,17 @@ def plot_metric_vs_share(ax, curves, metrics, index, *, title):
     ``{"line", "points"}``.
     """
     pct = 100 * curves["share"]
-    for who, color, name in (("model", _MODEL, "model"), ("baseline", _BASE, "always-negative")):
+    for who, color, name in (("model", _MODEL, tr("model")), ("baseline", _BASE, tr("always-negative"))):
         for metric, style in zip(metrics, ("-", "--")):
-            ax.plot(pct, curves[who][metric], style, color=color, label=f"{name}: {METRIC_LABELS[metric]}")
+            ax.plot(pct, curves[who][metric], style, color=color,
+                    label=f"{name}: {tr(METRIC_LABELS[metric])}")
     ax.set_xscale("log")
     ax.set_xlim(pct.max() * 1.15, pct.min() / 1.15)
     ax.set_ylim(-0.04, 1.04)
     ticks = [50, 20, 10, 5, 2, 1, 0.5]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.minorticks_off()
-    ax.set_xlabel("positive share (%, log scale)")
+    ax.set_xlabel(tr("positive share (%, log scale)"))
     ax.set_title(title)
     artists = {"line": ax.axvline(pct.max(), color=_ACCENT, lw=1.5, ls=":"), "points": _marker(ax, size=8)}
     update_metric_vs_share(artists, curves, metrics, index)
@@ -79,7 +82,8 @@ def update_metric_vs_share(artists, curves, metrics, index) -> None:
 def plot_model_baseline_legend(fig, threshold, *, anchor=(0.36, 1.0)):
     """A figure legend: the model's colour (scores >= ``threshold``) and the always-negative baseline's."""
     handles = [Line2D([], [], color=_MODEL, lw=3), Line2D([], [], color=_BASE, lw=3)]
-    return fig.legend(handles, [f"model (fixed scores, threshold {threshold:g})", "always-negative baseline"],
+    return fig.legend(handles, [tr("model (fixed scores, threshold {threshold:g})", threshold=threshold),
+                                tr("always-negative baseline")],
                       loc="upper center", ncol=2, frameon=False, bbox_to_anchor=anchor)
 
 
@@ -91,10 +95,10 @@ def plot_threshold_sweep(ax, sweep, at):
     curves change only with the data (:func:`update_threshold_sweep`), the line and the markers
     with the threshold (:func:`update_threshold_marker`).
     """
-    lines = {k: ax.plot([], [], color=color, ls=ls, label=METRIC_LABELS[k])[0]
+    lines = {k: ax.plot([], [], color=color, ls=ls, label=tr(METRIC_LABELS[k]))[0]
              for k, color, ls in (("precision", COLORS["focal"], "--"), ("recall", COLORS["smooth"], "-."),
                                   ("f1", _MODEL, "-"))}
-    ax.set(xlim=(-0.02, 1.02), ylim=(-0.04, 1.04), xlabel="threshold (predict 1 if score >= t)")
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.04, 1.04), xlabel=tr("threshold (predict 1 if score >= t)"))
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 0.99), ncol=3, frameon=False, fontsize="small",
               handlelength=1.2, columnspacing=1.0)
     artists = {"lines": lines, "threshold": ax.axvline(at["threshold"], color=_ACCENT, lw=2, ls=":"),
@@ -120,18 +124,21 @@ def update_threshold_marker(artists, at) -> None:
     artists["points"].set_data([t] * 3, [at[k] for k in artists["lines"]])
 
 
-def plot_roc(ax, curves, point=None, *, marker=True, title="ROC curve", label="model", lw=None):
+def plot_roc(ax, curves, point=None, *, marker=True, title=None, label=None, lw=None):
     """The ROC curve of ``curves`` (:func:`course_utils.metrics.roc_pr_curves`) over the chance diagonal.
 
     ``point``: where the marker sits, ``(fpr, tpr)`` (None: hidden); ``marker=False``: no marker.
+    ``title`` and ``label`` default to "ROC curve" and "model" (in the course's language).
     Returns ``{"curve"}`` (+ ``"point"``).
     """
-    ax.plot([0, 1], [0, 1], ":", color=_BASE, lw=1.2, label="chance (AUC 0.5)")
+    title = tr("ROC curve") if title is None else title
+    label = tr("model") if label is None else label
+    ax.plot([0, 1], [0, 1], ":", color=_BASE, lw=1.2, label=tr("chance (AUC 0.5)"))
     artists = {"curve": ax.plot(curves["fpr"], curves["tpr"], color=_MODEL, label=label, lw=lw)[0]}
     if marker:
         artists["point"] = _marker(ax)
-    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel="false positive rate", ylabel="true positive rate",
-           title=title)
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel=tr("false positive rate"),
+           ylabel=tr("true positive rate"), title=title)
     ax.set_aspect("equal", adjustable="box")
     update_roc(artists, curves, point)
     return artists
@@ -144,17 +151,20 @@ def update_roc(artists, curves, point=None) -> None:
         _set_point(artists["point"], point)
 
 
-def plot_pr(ax, curves, point=None, *, marker=True, title="precision-recall curve", label="model", lw=None):
+def plot_pr(ax, curves, point=None, *, marker=True, title=None, label=None, lw=None):
     """The precision-recall curve of ``curves`` and the chance level (the positive share).
 
     ``point``: where the marker sits, ``(recall, precision)`` (None: hidden); ``marker=False``: no
-    marker. Returns ``{"curve", "chance"}`` (+ ``"point"``).
+    marker. ``title`` and ``label`` default to "precision-recall curve" and "model" (in the course's
+    language). Returns ``{"curve", "chance"}`` (+ ``"point"``).
     """
+    title = tr("precision-recall curve") if title is None else title
+    label = tr("model") if label is None else label
     artists = {"curve": ax.plot(curves["recall"], curves["precision"], color=_MODEL, label=label, lw=lw)[0],
-               "chance": ax.plot([], [], ":", color=_BASE, lw=lw or 1.5, label="chance = share")[0]}
+               "chance": ax.plot([], [], ":", color=_BASE, lw=lw or 1.5, label=tr("chance = share"))[0]}
     if marker:
         artists["point"] = _marker(ax)
-    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel="recall", ylabel="precision", title=title)
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel=tr("recall"), ylabel=tr("precision"), title=title)
     ax.set_aspect("equal", adjustable="box")
     update_pr(artists, curves, point)
     return artists
@@ -179,12 +189,14 @@ def plot_roc_pr_family(ax_roc, ax_pr, family: dict, colors: dict):
                    label=f"x{factor}: AP {c['average_precision']:.3f}")
 
 
-def plot_per_class_f1(ax, f1, support, *, title="per-class F1"):
-    """Bars of per-class F1, each class's sample count under its tick label; returns the bars."""
+def plot_per_class_f1(ax, f1, support, *, title=None):
+    """Bars of per-class F1, each class's sample count under its tick label; returns the bars.
+    ``title`` defaults to "per-class F1" (in the course's language)."""
+    title = tr("per-class F1") if title is None else title
     f1 = np.asarray(f1, dtype=float)
     classes = np.arange(f1.size)
     bars = ax.bar(classes, f1, color=[_ACCENT if c == int(np.argmax(support)) else _MODEL for c in classes])
-    ax.set(ylim=(0, 1.1), xlabel="class (below it: its number of samples)", ylabel="F1", title=title)
+    ax.set(ylim=(0, 1.1), xlabel=tr("class (below it: its number of samples)"), ylabel="F1", title=title)
     ax.set_xticks(classes, [f"{c}\n{int(n)}" for c, n in zip(classes, support)])
     ax.tick_params(axis="x", labelsize="x-small")
     return bars
@@ -256,12 +268,12 @@ def update_ranked_list(artists, relevance, k) -> None:
 # ---------------------------------------------------------------------------------------------
 def plot_outlier_data(ax, x, y_true, y_pred, outlier, *, max_outlier):
     """The targets, the prediction line and the last target moved up by ``outlier``; returns its artists."""
-    ax.plot(x, y_pred, color=_MODEL, label="prediction")
-    ax.plot(x[:-1], y_true[:-1], "o", color="black", ms=5, label="targets")
-    artists = {"point": ax.plot([], [], "o", color=COLORS["focal"], ms=9, label="outlier")[0],
+    ax.plot(x, y_pred, color=_MODEL, label=tr("prediction"))
+    ax.plot(x[:-1], y_true[:-1], "o", color="black", ms=5, label=tr("targets"))
+    artists = {"point": ax.plot([], [], "o", color=COLORS["focal"], ms=9, label=tr("outlier"))[0],
                "residual": ax.plot([], [], "-", color=COLORS["focal"], lw=1.5)[0]}
     ax.set(ylim=(y_true.min() - 1, y_pred[-1] + max_outlier + 2), xlabel="x", ylabel="y",
-           title="data: one target moved up")
+           title=tr("data: one target moved up"))
     ax.legend(loc="upper left", fontsize="small")
     update_outlier_data(artists, x, y_true, y_pred, outlier)
     return artists
@@ -282,19 +294,20 @@ def plot_outlier_curves(ax, curves, at):
     of it (the current outlier). Returns ``{"mae", "mse"}``, the two markers.
     """
     mse_color = COLORS["focal"]
-    line_mae = ax.plot(curves["outlier"], curves["mae"], color=_MODEL, label="MAE (left axis)")[0]
-    ax.set_xlabel("outlier size")
-    ax.set_ylabel("MAE (units of y)", color=_MODEL)
+    line_mae = ax.plot(curves["outlier"], curves["mae"], color=_MODEL, label=tr("MAE (left axis)"))[0]
+    ax.set_xlabel(tr("outlier size"))
+    ax.set_ylabel(tr("MAE (units of y)"), color=_MODEL)
     twin = ax.twinx()
-    line_mse = twin.plot(curves["outlier"], curves["mse"], "--", color=mse_color, label="MSE (right axis)")[0]
-    twin.set_ylabel("MSE (units of y²)", color=mse_color)
+    line_mse = twin.plot(curves["outlier"], curves["mse"], "--", color=mse_color,
+                         label=tr("MSE (right axis)"))[0]
+    twin.set_ylabel(tr("MSE (units of y²)"), color=mse_color)
     twin.spines["right"].set_visible(True)
     twin.grid(False)
     for axis, top in ((ax, curves["mae"].max()), (twin, curves["mse"].max())):
         axis.set_ylim(0, 1.08 * top)
     ax.legend([line_mae, line_mse], [line_mae.get_label(), line_mse.get_label()], loc="upper left",
               fontsize="small")
-    ax.set_title("MAE: a line, MSE: a parabola")
+    ax.set_title(tr("MAE: a line, MSE: a parabola"))
     marks = {"mae": _marker(ax, size=9), "mse": _marker(twin, size=9)}
     update_outlier_curves(marks, at)
     return marks
@@ -312,10 +325,10 @@ def plot_outlier_shares(ax, curves, at):
     Both climb toward 100 % (the one big term takes over its sum); the squared one much sooner.
     Returns the markers (one line, two points) for :func:`update_outlier_shares`.
     """
-    ax.plot(curves["outlier"], curves["mae_share"], color=_MODEL, label="of the MAE sum")
-    ax.plot(curves["outlier"], curves["mse_share"], "--", color=COLORS["focal"], label="of the MSE sum")
+    ax.plot(curves["outlier"], curves["mae_share"], color=_MODEL, label=tr("of the MAE sum"))
+    ax.plot(curves["outlier"], curves["mse_share"], "--", color=COLORS["focal"], label=tr("of the MSE sum"))
     ax.axhline(1.0, color=_BASE, lw=1, ls=":")
-    ax.set(ylim=(0, 1.08), xlabel="outlier size", title="the outlier's share")
+    ax.set(ylim=(0, 1.08), xlabel=tr("outlier size"), title=tr("the outlier's share"))
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1], ["0", "25 %", "50 %", "75 %", "100 %"])
     ax.legend(loc="lower right", fontsize="small")
     marks = _marker(ax, size=9)

@@ -19,6 +19,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from course_utils.checks import check_number
+from course_utils.i18n import tr
 from course_utils.plotting import COLORS, linestyle_for
 
 #: Names of the binary-classification numbers, in the order the readouts show them.
@@ -376,6 +377,6 @@ def plot_reliability(ax, probs, labels, n_bins=10, *, color=None, label=None, ls
         ax.plot([], [], marker="o", color=line.get_color(), ls=line.get_linestyle(), label=label)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("confidence (top-1 probability)")
-    ax.set_ylabel("accuracy")
+    ax.set_xlabel(tr("confidence (top-1 probability)"))
+    ax.set_ylabel(tr("accuracy"))
     return ax

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from course_utils.checks import check_number
+from course_utils.i18n import tr
 from course_utils.plotting import COLORS
 
 __all__ = ["BANDS", "LR_MAX", "closed_form_rate", "curvatures", "gd_optimum", "iteration_matrix",
@@ -204,11 +205,12 @@ def plot_phase_diagram(ax, image, lrs, betas, *, colorbar=True) -> dict:
                     extent=(lrs[0], lrs[-1], betas[0], betas[-1]), interpolation="nearest")
     if colorbar:
         bar = ax.figure.colorbar(art, ax=ax, pad=0.02, ticks=BANDS[::4], format="%g")  # even bands: log
-        bar.set_label("steps per 10× less error (log)")
-    (star,) = ax.plot([], [], "*", color="white", mec="k", ms=16, label="optimal momentum")
-    (gd,) = ax.plot([], [], "o", color="white", mec="k", ms=9, label="optimal plain GD (β = 0)")
+        bar.set_label(tr("steps per 10× less error (log)"))
+    (star,) = ax.plot([], [], "*", color="white", mec="k", ms=16, label=tr("optimal momentum"))
+    (gd,) = ax.plot([], [], "o", color="white", mec="k", ms=9, label=tr("optimal plain GD (β = 0)"))
     beta_line = ax.axhline(0.0, color="k", ls="--", lw=1.2)
-    ax.set(xlabel="learning rate α (× 1/L)", ylabel="momentum β", xlim=(0, lrs[-1]), ylim=(0, betas[-1]))
+    ax.set(xlabel=tr("learning rate α (× 1/L)"), ylabel=tr("momentum β"), xlim=(0, lrs[-1]),
+           ylim=(0, betas[-1]))
     ax.grid(False)
     return {"image": art, "star": star, "gd": gd, "beta_line": beta_line}
 
@@ -225,12 +227,13 @@ def update_phase_diagram(art: dict, image, kappa: float, beta: float) -> None:
 def plot_rate_slice(ax, lrs) -> dict:
     """Rate against lr at one β: the closed form (line) and real torch SGD runs (dots)."""
     (closed,) = ax.plot(lrs, np.full(len(lrs), np.nan), color=COLORS["ce"],
-                        label="closed form ρ (2×2 matrix)")
-    (measured,) = ax.plot([], [], "o", color=COLORS["accent"], mec="k", ms=6, label="torch.optim.SGD runs")
-    best = ax.axhline(np.nan, color=COLORS["focal"], ls=":", label="best momentum ρ*")
-    gd = ax.axhline(np.nan, color=COLORS["baseline"], ls="--", label="best plain GD")
+                        label=tr("closed form ρ (2×2 matrix)"))
+    (measured,) = ax.plot([], [], "o", color=COLORS["accent"], mec="k", ms=6,
+                          label=tr("torch.optim.SGD runs"))
+    best = ax.axhline(np.nan, color=COLORS["focal"], ls=":", label=tr("best momentum ρ*"))
+    gd = ax.axhline(np.nan, color=COLORS["baseline"], ls="--", label=tr("best plain GD"))
     ax.axhline(1.0, color="k", lw=0.8)
-    ax.set(xlabel="learning rate α (× 1/L)", ylabel="rate ρ (error × ρ per step)", xlim=(0, lrs[-1]),
+    ax.set(xlabel=tr("learning rate α (× 1/L)"), ylabel=tr("rate ρ (error × ρ per step)"), xlim=(0, lrs[-1]),
            ylim=(0, 1.25))
     return {"closed": closed, "measured": measured, "best": best, "gd": gd}
 

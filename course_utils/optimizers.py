@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from course_utils.checks import check_choice, check_number, check_type
+from course_utils.i18n import N_, tr
 from course_utils.plotting import COLORS, linestyle_for
 
 __all__ = [
@@ -50,7 +51,7 @@ class Surface:
     dim: int
     loss: Callable[[torch.Tensor], torch.Tensor]
     grad: Callable[[torch.Tensor], torch.Tensor]
-    formula: str
+    formula: str  # the plot's title (English; words marked with N_, shown through tr)
     start: tuple[float, ...]
     minima: tuple[tuple[float, ...], ...]
     xlim: tuple[float, float]
@@ -101,13 +102,13 @@ SURFACES: dict[str, Surface] = {
     "double_well": Surface("double_well", 1, _double_well, lambda w: 4 * w * (w**2 - 1), "L(w) = (w² − 1)²",
                            (2.0,), ((-1.0,), (1.0,)), (-2.2, 2.2)),
     "bowl": Surface("bowl", 2, _bowl, lambda w: w * _BOWL_CURVATURE.to(w.dtype),
-                    "L(x, y) = x²/2 + 5·y²  (10× steeper in y)", (-4.5, 1.5), ((0.0, 0.0),),
+                    N_("L(x, y) = x²/2 + 5·y²  (10× steeper in y)"), (-4.5, 1.5), ((0.0, 0.0),),
                     (-5.0, 5.0), (-2.5, 2.5), (0.05, 60.0)),
     "rosenbrock": Surface("rosenbrock", 2, _rosenbrock, _grad_rosenbrock,
                           "L(x, y) = (1 − x)² + 100·(y − x²)²", (-1.5, 2.0), ((1.0, 1.0),), (-2.0, 2.0),
                           (-1.0, 3.0), (0.05, 2000.0)),
     "himmelblau": Surface("himmelblau", 2, _himmelblau, _grad_himmelblau,
-                          "L(x, y) = (x² + y − 11)² + (x + y² − 7)²  (four minima)", (-0.5, -0.5),
+                          N_("L(x, y) = (x² + y − 11)² + (x + y² − 7)²  (four minima)"), (-0.5, -0.5),
                           ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)),
                           (-5.0, 5.0), (-5.0, 5.0), (0.3, 800.0)),
 }
@@ -440,7 +441,7 @@ def update_surface(drawn: dict, ax, surface: str) -> None:
     s = SURFACES[surface]
     ax.set_xlim(*s.xlim)
     ax.set_ylim(*s.ylim)
-    ax.set_title(s.formula, loc="left", fontsize="medium", y=1.03, pad=0, va="bottom")
+    ax.set_title(tr(s.formula), loc="left", fontsize="medium", y=1.03, pad=0, va="bottom")
 
 
 def _xy(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
@@ -465,8 +466,8 @@ def plot_loss_history(ax, trajectory: Trajectory, *, color=None, ls=None):
     (line,) = ax.plot(np.arange(len(trajectory.losses)), np.maximum(trajectory.losses, _LOSS_FLOOR),
                       color=color, ls=linestyle_for(color) if ls is None else ls, lw=2)
     ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (log)")
+    ax.set_xlabel(tr("step"))
+    ax.set_ylabel(tr("loss (log)"))
     ax.set_ylim(_LOSS_FLOOR * 10, 1e4)
     return line
 

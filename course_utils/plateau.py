@@ -21,6 +21,7 @@ from torch.optim import lr_scheduler
 from course_utils import arg_specs as A
 from course_utils.arg_specs import Slider, check_params
 from course_utils.checks import check_number
+from course_utils.i18n import N_, tr
 from course_utils.plotting import COLORS, show_message
 from course_utils.schedules import SchedulerSpec, _plain_log_y
 
@@ -39,7 +40,7 @@ PLATEAU = SchedulerSpec("ReduceLROnPlateau", {
     "min_lr": A.real(0.0, slider=A.select(0.0, (0.0, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05))),
     "mode": A.choice("min", "max"),
     "eps": A.real(0.0),
-}, "new lr = max(lr·factor, min_lr), skipped if the change is ≤ eps")
+}, N_("new lr = max(lr·factor, min_lr), skipped if the change is ≤ eps"))
 
 
 def _check_val_losses(val_losses) -> list[float]:
@@ -65,7 +66,7 @@ class PlateauTrace:
     (``num_bad_epochs`` before a cut resets it) and whether epoch ``e`` fell in a cooldown.
     ``bar[e]`` is the value epoch ``e+1`` must beat to count as an improvement. ``event[e]`` is one of
     ``"improved"``, ``"bad"``, ``"cooldown"``, ``"cut"``, ``"blocked"`` (a cut was due but ``min_lr``
-    or ``eps`` stopped it); ``why`` explains every cut or block, by epoch.
+    or ``eps`` stopped it); ``why`` explains every cut or block, by epoch (in the course's language).
     """
 
     val: np.ndarray
@@ -137,18 +138,22 @@ def _trace(vals: list[float], lr: float, checked: dict) -> PlateauTrace:
         elif in_cooldown:
             events.append("cooldown")
         elif attempted:
-            run = (f"{int(bad[e])} epochs in a row (patience={sched.patience}) without beating "
-                   f"{'best·(1−threshold)' if sched.threshold_mode == 'rel' and mode == 'min' else 'the bar'}"
-                   f" = {bar_before:.4g}")
+            run = tr("{bad} epochs in a row (patience={patience}) without beating {bar} = {value:.4g}",
+                     bad=int(bad[e]), patience=sched.patience, value=bar_before,
+                     bar="best·(1−threshold)" if sched.threshold_mode == "rel" and mode == "min"
+                     else tr("the bar"))
             if after_lr < before_lr:
                 events.append("cut")
                 why[e] = f"{run} → lr {before_lr:.3g} → {after_lr:.3g}"
             else:
                 events.append("blocked")
                 wanted = before_lr * sched.factor
-                reason = (f"min_lr={sched.min_lrs[0]:.3g} reached" if wanted <= sched.min_lrs[0]
-                          else f"the change {before_lr - wanted:.2g} is not above eps={sched.eps:.2g}")
-                why[e] = f"{run}, but no cut: {reason}"
+                if wanted <= sched.min_lrs[0]:
+                    reason = tr("min_lr={min_lr:.3g} reached", min_lr=sched.min_lrs[0])
+                else:
+                    reason = tr("the change {change:.2g} is not above eps={eps:.2g}",
+                                change=before_lr - wanted, eps=sched.eps)
+                why[e] = tr("{run}, but no cut: {reason}", run=run, reason=reason)
         else:
             events.append("bad")
     return PlateauTrace(np.asarray(vals), lr_used, lr_after, best, bar, bad, cooldown, events, why,
@@ -162,8 +167,12 @@ def _synthetic_vals(epochs: int, seed: int) -> tuple[float, ...]:
 
 
 @functools.lru_cache(maxsize=512)
-def _synthetic_trace(epochs: int, seed: int, lr: float, frozen: tuple) -> PlateauTrace:
-    """The trace on ``synthetic_val_losses(epochs, seed=seed)``, cached for the explorer (read-only)."""
+def _synthetic_trace(epochs: int, seed: int, lr: float, frozen: tuple, lang: str) -> PlateauTrace:
+    """The trace on ``synthetic_val_losses(epochs, seed=seed)``, cached for the explorer (read-only).
+
+    ``lang``: the course's language (:func:`course_utils.i18n.get_language`), which its ``why`` texts are
+    written in: part of the cache key, so that a trace is never shown in another language.
+    """
     return _trace(list(_synthetic_vals(epochs, seed)), lr, dict(frozen))
 
 
@@ -209,24 +218,24 @@ def plot_plateau(ax_loss, ax_lr, trace: PlateauTrace, *, lr_limits=None) -> dict
     :func:`update_plateau`.
     """
     art = {}
-    for name, ax, label in (("cool_loss", ax_loss, "cooldown"), ("cool_lr", ax_lr, None)):
+    for name, ax, label in (("cool_loss", ax_loss, tr("cooldown")), ("cool_lr", ax_lr, None)):
         art[name] = ax.add_collection(PolyCollection([], facecolors="#9ecae1", alpha=0.35, edgecolors="none",
                                                      transform=ax.get_xaxis_transform(), label=label))
     (art["val"],) = ax_loss.plot(np.arange(len(trace.val)), trace.val, "-", color=COLORS["baseline"], lw=1.2,
-                                 label="val loss")
-    (art["bad"],) = ax_loss.plot([], [], "o", color=COLORS["baseline"], ms=4, label="no improvement")
-    (art["improved"],) = ax_loss.plot([], [], "o", color=COLORS["smooth"], ms=6, label="new best")
+                                 label=tr("val loss"))
+    (art["bad"],) = ax_loss.plot([], [], "o", color=COLORS["baseline"], ms=4, label=tr("no improvement"))
+    (art["improved"],) = ax_loss.plot([], [], "o", color=COLORS["smooth"], ms=6, label=tr("new best"))
     (art["bar"],) = ax_loss.plot([], [], "--", color=COLORS["smooth"], lw=1.2, drawstyle="steps-post",
-                                 label="bar to beat")
-    (art["cut_loss"],) = ax_loss.plot([], [], "v", color=COLORS["focal"], ms=11, label="lr cut")
+                                 label=tr("bar to beat"))
+    (art["cut_loss"],) = ax_loss.plot([], [], "v", color=COLORS["focal"], ms=11, label=tr("lr cut"))
     (art["lr"],) = ax_lr.plot([], [], color=COLORS["ce"], drawstyle="steps-post")
     (art["cut_lr"],) = ax_lr.plot([], [], "v", color=COLORS["focal"], ms=11)
-    (art["blocked"],) = ax_lr.plot([], [], "x", color="k", ms=10, mew=2, label="cut blocked")
+    (art["blocked"],) = ax_lr.plot([], [], "x", color="k", ms=10, mew=2, label=tr("cut blocked"))
     art["min_lr"] = ax_lr.axhline(1.0, color=COLORS["baseline"], ls=":", lw=1.5, label="min_lr")
     art["message"] = show_message(ax_lr, "")
-    ax_loss.set_ylabel("val loss")
-    ax_lr.set_ylabel("learning rate (log)")
-    ax_lr.set_xlabel("epoch")
+    ax_loss.set_ylabel(tr("val loss"))
+    ax_lr.set_ylabel(tr("learning rate (log)"))
+    ax_lr.set_xlabel(tr("epoch"))
     if lr_limits is None:
         lrs = np.concatenate([trace.lr, trace.lr_after])
         low = float(lrs[lrs > 0].min()) if np.any(lrs > 0) else 1e-3
@@ -271,9 +280,9 @@ def update_plateau(art: dict, trace: PlateauTrace) -> None:
     art["val"].axes.set_ylim(np.floor((lo - 0.1 * span) / 0.05) * 0.05, np.ceil((lo + span) / 0.05) * 0.05)
     lrs = trace.lr_after
     if np.any(lrs <= 0):
-        text = "lr reached 0 (factor=0, min_lr=0):\nthe log axis cannot show it"
+        text = tr("lr reached 0 (factor=0, min_lr=0):\nthe log axis cannot show it")
     elif lrs.min() < art["lr"].axes.get_ylim()[0]:
-        text = f"lr fell to {lrs.min():.2g}, below this axis"
+        text = tr("lr fell to {lr:.2g}, below this axis", lr=lrs.min())
     else:
         text = ""
     show_message(None, text, artist=art["message"])

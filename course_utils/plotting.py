@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 import matplotlib as mpl
 import numpy as np
@@ -50,8 +51,36 @@ def hangul_font() -> str | None:
     """The first of :data:`HANGUL_FONTS` installed on this machine, or ``None``."""
     from matplotlib import font_manager
 
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in HANGUL_FONTS if name in names), None)
+    def first():
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in HANGUL_FONTS if name in names), None)
+
+    found = first()
+    if found is None:  # matplotlib's font list predates the font's installation: add the files
+        for path in font_manager.findSystemFonts():
+            if any(key in path for key in ("Nanum", "NotoSansCJK", "malgun", "AppleGothic", "AppleSDGothic")):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError):
+                    continue
+        found = first()
+    if found:
+        logging.getLogger("matplotlib.font_manager").addFilter(_SemiboldIsBold(found))
+    return found
+
+
+class _SemiboldIsBold(logging.Filter):
+    """NanumGothic's bold file says weight 600, so matplotlib logs "Failed to find font weight bold for
+    NanumGothic, now using 600" (into a notebook's output) each time bold Hangul is drawn: it is the bold
+    face, and the line says nothing a reader can act on."""
+
+    def __init__(self, family: str):
+        super().__init__()
+        self.family = family
+
+    def filter(self, record) -> bool:
+        message = record.getMessage()
+        return not ("Failed to find font weight" in message and self.family in message)
 
 
 def font_families() -> list[str]:

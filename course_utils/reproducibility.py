@@ -69,8 +69,10 @@ def versions() -> str:
     from importlib.metadata import version
 
     from course_utils import __version__
+    from course_utils.i18n import tr
 
-    return (f"course_utils {__version__} | python {platform.python_version()} | "
-            f"torch {torch.__version__} | numpy {np.__version__} | scikit-learn {version('scikit-learn')} | "
-            f"matplotlib {version('matplotlib')} | ipywidgets {version('ipywidgets')} | "
-            f"device {get_device()}")
+    return tr("course_utils {course_utils} | python {python} | torch {torch} | numpy {numpy} | scikit-learn "
+              "{sklearn} | matplotlib {matplotlib} | ipywidgets {ipywidgets} | device {device}",
+              course_utils=__version__, python=platform.python_version(), torch=torch.__version__,
+              numpy=np.__version__, sklearn=version("scikit-learn"), matplotlib=version("matplotlib"),
+              ipywidgets=version("ipywidgets"), device=get_device())

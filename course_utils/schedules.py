@@ -25,6 +25,7 @@ from torch.optim import lr_scheduler
 from course_utils import arg_specs as A
 from course_utils.arg_specs import Param, Slider, check_params
 from course_utils.checks import check_number, check_type
+from course_utils.i18n import N_, tr
 from course_utils.plotting import COLORS
 
 __all__ = [
@@ -41,11 +42,13 @@ class SchedulerSpec:
     """Everything about one scheduler; adding a scheduler is adding one of these to :data:`SCHEDULERS`.
 
     ``params``: argument -> :class:`Param`, in the order the explorer shows and the readout writes
-    them; ``formula``: the closed form (HTML) for the readout; ``complete(steps, args)``: fills the
+    them; ``formula``: the closed form (HTML) for the readout (its words marked with ``N_``: the readout
+    shows ``tr(formula)``); ``complete(steps, args)``: fills the
     defaults :func:`lr_curve` documents and checks the arguments against each other; ``build(optimizer,
     args)``: the scheduler (default: the torch class ``name``); ``call(args)``: its torch code;
     ``ignores_lr``: what sets the first lr when the scheduler ignores the optimizer's; ``marker``:
-    ``(argument, note)``, a dotted line at that epoch when it falls inside the run; ``per_batch``: usually
+    ``(argument, note)``, a dotted line at that epoch when it falls inside the run (the note marked with
+    ``N_``, shown through ``tr``); ``per_batch``: usually
     stepped once per batch (its lengths then count batches), not once per epoch.
     """
 
@@ -119,28 +122,28 @@ _SPECS = (
     SchedulerSpec("MultiStepLR", {"milestones": Param("milestones", required=True,
                                                       slider=Slider((30, 80), 1, 200, 1, kind="range")),
                                   "gamma": _GAMMA},
-                  "lr·γ<sup>(number of milestones ≤ e)</sup>"),
+                  N_("lr·γ<sup>(number of milestones ≤ e)</sup>")),
     SchedulerSpec("ExponentialLR",
                   {"gamma": A.real(0.0, required=True, slider=A.linear(0.95, 0.8, 1.0, 0.005, ".3f",
                                                                   key="gamma_exp"))},
                   "lr·γ<sup>e</sup>"),
     SchedulerSpec("CosineAnnealingLR", {"T_max": A.integer(1, required=True, slider=A.linear(100, 1, 200, 1)),
                                         "eta_min": _ETA_MIN},
-                  "η<sub>min</sub> + (lr − η<sub>min</sub>)·(1 + cos(π·e / T_max)) / 2 "
-                  "&nbsp;(periodic: climbs back after T_max)",
-                  marker=("T_max", "after T_max the cosine climbs back up")),
+                  N_("η<sub>min</sub> + (lr − η<sub>min</sub>)·(1 + cos(π·e / T_max)) / 2 "
+                     "&nbsp;(periodic: climbs back after T_max)"),
+                  marker=("T_max", N_("after T_max the cosine climbs back up"))),
     SchedulerSpec("CosineAnnealingWarmRestarts", {
         "T_0": A.integer(1, required=True, slider=A.linear(10, 1, 100, 1)),
         "T_mult": A.integer(1, slider=A.linear(2, 1, 4, 1)), "eta_min": _ETA_MIN},
-                  "η<sub>min</sub> + (lr − η<sub>min</sub>)·(1 + cos(π·T_cur / T_i)) / 2, "
-                  "T_i = T_0·T_mult<sup>restarts</sup>"),
+                  N_("η<sub>min</sub> + (lr − η<sub>min</sub>)·(1 + cos(π·T_cur / T_i)) / 2, "
+                     "T_i = T_0·T_mult<sup>restarts</sup>")),
     SchedulerSpec("LinearLR", {"start_factor": _START_FACTOR,
                                "end_factor": A.real(0.0, 1.0, slider=A.linear(1.0, 0.0, 1.0, 0.01, ".2f")),
                                "total_iters": _TOTAL_ITERS},
                   "lr·(start + (end − start)·min(e, total_iters) / total_iters)"),
     SchedulerSpec("ConstantLR", {"factor": A.real(0.0, 1.0, slider=A.linear(0.5, 0.0, 1.0, 0.05, ".2f")),
                                  "total_iters": _TOTAL_ITERS},
-                  "lr·factor for e &lt; total_iters, then lr"),
+                  N_("lr·factor for e &lt; total_iters, then lr")),
     SchedulerSpec("PolynomialLR", {"total_iters": _TOTAL_ITERS,
                                    "power": A.real(0.0, slider=A.linear(1.0, 0.0, 5.0, 0.1, ".1f"))},
                   "lr·(1 − min(e, total_iters) / total_iters)<sup>power</sup>"),
@@ -152,9 +155,9 @@ _SPECS = (
         "anneal_strategy": A.choice("cos", "linear", slider=Slider("cos", kind="choice", label="anneal")),
         "total_steps": A.integer(1), "three_phase": Param("bool"), "cycle_momentum": Param("bool"),
         "base_momentum": _MOMENTUM, "max_momentum": _MOMENTUM},
-        "max_lr/div_factor ↗ max_lr (first pct_start of the steps) ↘ max_lr/(div_factor·final_div_factor); "
-        "with cycle_momentum=True (the default) the momentum (SGD) or β₁ (Adam) goes 0.95 ↘ 0.85 ↗ 0.95 the "
-        "other way",
+        N_("max_lr/div_factor ↗ max_lr (first pct_start of the steps) ↘ "
+           "max_lr/(div_factor·final_div_factor); with cycle_momentum=True (the default) the momentum (SGD) "
+           "or β₁ (Adam) goes 0.95 ↘ 0.85 ↗ 0.95 the other way"),
         complete=_one_cycle_args, ignores_lr="max_lr/div_factor", per_batch=True),
     SchedulerSpec("CyclicLR", {
         "base_lr": A.real(0.0, required=True, slider=A.log(0.01, -4, 0)), "max_lr": _MAX_LR,
@@ -171,8 +174,8 @@ _SPECS = (
     SchedulerSpec("WarmupCosine", {"warmup_steps": A.integer(1, required=True,
                                                         slider=A.linear(10, 1, 100, 1, label="warmup")),
                                    "start_factor": _START_FACTOR, "T_max": A.integer(1), "eta_min": _ETA_MIN},
-                  "lr·(start + (1 − start)·e / warmup) for e &lt; warmup, then cosine from lr over T_max = "
-                  "epochs − warmup",
+                  N_("lr·(start + (1 − start)·e / warmup) for e &lt; warmup, then cosine from lr over "
+                     "T_max = epochs − warmup"),
                   complete=_warmup_cosine_args, build=_warmup_cosine, call=_warmup_cosine_call,
                   per_batch=True),
 )
@@ -275,8 +278,8 @@ def plot_lr_curve(ax, lrs, *, label=None, **line_kw):
     epochs = np.arange(len(lrs) + 1)
     kw = {"color": COLORS["ce"], "drawstyle": "steps-post", "label": label} | line_kw
     (line,) = ax.plot(epochs, np.append(lrs, lrs[-1:]), **kw)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("learning rate (log)" if ax.get_yscale() == "log" else "learning rate")
+    ax.set_xlabel(tr("epoch"))
+    ax.set_ylabel(tr("learning rate (log)") if ax.get_yscale() == "log" else tr("learning rate"))
     if ax.get_yscale() == "linear":
         _short_linear_y(ax)
     return line
@@ -308,7 +311,7 @@ def update_lr_axes(ax, curves, log_y: bool) -> None:
             ax.set_yscale("linear")
             _short_linear_y(ax)
         ax.set_ylim(0, _nice_top(top, False))
-    label = "learning rate (log)" if log_y else "learning rate"
+    label = tr("learning rate (log)") if log_y else tr("learning rate")
     if ax.get_ylabel() != label:
         ax.set_ylabel(label)
     ax.set_xlim(0, _nice_epochs(max(len(c) for c in curves)))

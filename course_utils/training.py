@@ -20,6 +20,7 @@ import functools
 import inspect
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -32,12 +33,47 @@ from tqdm.auto import tqdm
 
 from course_utils.checks import check_choice, check_number, check_type
 from course_utils.data import DigitsSplit, load_imbalanced_digits
+from course_utils.i18n import tr
 from course_utils.optimizers import OPTIMIZERS
 from course_utils.plotting import COLORS, OKABE_ITO
 from course_utils.reproducibility import get_device, set_seed, torch_threads
 
-LOSSES = {"ce": "cross-entropy", "weighted_ce": "weighted CE", "focal": "focal (γ=2)",
-          "label_smoothing": "label smoothing (ε=0.1)"}
+
+class _Shown(Mapping):
+    """A read-only ``{key: text shown to people}`` whose texts are in the current language.
+
+    The keys are fixed; ``texts()`` (a function of ``tr("...")`` calls, so that the catalog tool finds
+    the English) gives the values at each look-up, so a change of language shows at once.
+    """
+
+    def __init__(self, keys: tuple, texts: Callable[[], dict]):
+        self._keys, self._texts = tuple(keys), texts
+
+    def __getitem__(self, key):
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._texts()[key]
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key) -> bool:
+        return key in self._keys
+
+    def __repr__(self) -> str:
+        return repr(dict(self._texts()))
+
+
+def _loss_names() -> dict:
+    return {"ce": tr("cross-entropy"), "weighted_ce": tr("weighted CE"), "focal": tr("focal (γ=2)"),
+            "label_smoothing": tr("label smoothing (ε=0.1)")}
+
+
+#: The losses by key and their names (in the current language).
+LOSSES = _Shown(("ce", "weighted_ce", "focal", "label_smoothing"), _loss_names)
 
 
 def _optimizer_call(name: str) -> str:
@@ -51,14 +87,22 @@ TRAINING_OPTIMIZERS = {name: _optimizer_call(name) for name in ("SGD+momentum", 
 _ONE_CYCLE_ARGS = inspect.signature(OneCycleLR).parameters
 #: The momentum (SGD) or β₁ (Adam) range OneCycleLR cycles through by default (not the optimizer's own).
 ONE_CYCLE_MOMENTUM = (_ONE_CYCLE_ARGS["base_momentum"].default, _ONE_CYCLE_ARGS["max_momentum"].default)
-#: Schedulers by torch class name (stepped once per epoch here) and their settings.
-TRAINING_SCHEDULERS = {
-    "constant": "no scheduler", "StepLR": "step_size=epochs // 3, gamma=0.1 (÷10 at 1/3, 2/3)",
-    "CosineAnnealingLR": "T_max=epochs",
-    "OneCycleLR": (f"max_lr=lr, total_steps=epochs (stepped per epoch here, usually per batch); it also "
-                   f"cycles the momentum (SGD) or β₁ (Adam) {ONE_CYCLE_MOMENTUM[1]}→{ONE_CYCLE_MOMENTUM[0]}→"
-                   f"{ONE_CYCLE_MOMENTUM[1]} in place of the optimizer's own"),
-    "ReduceLROnPlateau": "factor=0.5, patience=3, on the validation loss"}
+
+
+def _scheduler_settings() -> dict:
+    low, high = ONE_CYCLE_MOMENTUM
+    return {
+        "constant": tr("no scheduler"), "StepLR": tr("step_size=epochs // 3, gamma=0.1 (÷10 at 1/3, 2/3)"),
+        "CosineAnnealingLR": "T_max=epochs",
+        "OneCycleLR": tr("max_lr=lr, total_steps=epochs (stepped per epoch here, usually per batch); it "
+                         "also cycles the momentum (SGD) or β₁ (Adam) {high}→{low}→{high} in place of the "
+                         "optimizer's own", low=low, high=high),
+        "ReduceLROnPlateau": tr("factor=0.5, patience=3, on the validation loss")}
+
+
+#: Schedulers by torch class name (stepped once per epoch here) and their settings (in the current language).
+TRAINING_SCHEDULERS = _Shown(("constant", "StepLR", "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau"),
+                             _scheduler_settings)
 MODELS = ("mlp", "cnn")
 #: An lr that works for each offered optimizer on this data (the dashboard's lr follows the optimizer).
 DEFAULT_LR = {"SGD+momentum": 0.1, "Adam": 1e-2, "AdamW": 1e-2}
@@ -67,9 +111,16 @@ LOSS_COLORS = {"ce": COLORS["ce"], "weighted_ce": OKABE_ITO["purple"], "focal": 
                "label_smoothing": COLORS["smooth"]}
 HISTORY_KEYS = ("epoch", "lr", "momentum", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
                 "val_recall")
-#: Metrics the comparison sentences can compare: RunResult attribute -> (name, which way is better).
-COMPARED_METRICS = {"rare_recall": ("rare-class recall", "higher"), "macro_f1": ("macro-F1", "higher"),
-                    "accuracy": ("accuracy", "higher"), "ece": ("ECE", "lower")}
+
+
+def _compared_metrics() -> dict:
+    return {"rare_recall": (tr("rare-class recall"), "higher"), "macro_f1": ("macro-F1", "higher"),
+            "accuracy": (tr("accuracy"), "higher"), "ece": ("ECE", "lower")}
+
+
+#: Metrics the comparison sentences can compare: RunResult attribute -> (name in the current language,
+#: which way is better: ``"higher"`` or ``"lower"``).
+COMPARED_METRICS = _Shown(("rare_recall", "macro_f1", "accuracy", "ece"), _compared_metrics)
 
 
 def _sklearn_metrics():
@@ -218,7 +269,7 @@ def train(model, criterion, optimizer, train_loader, X_val, y_val, *, epochs, sc
     X_val, y_val = X_val.to(device), y_val.to(device)
     n_classes = None
     history = {key: [] for key in HISTORY_KEYS}
-    for epoch in tqdm(range(1, epochs + 1), desc="epochs", disable=not progress):
+    for epoch in tqdm(range(1, epochs + 1), desc=tr("epochs"), disable=not progress):
         lr = optimizer.param_groups[0]["lr"]           # the lr used during this epoch
         momentum = _momentum(optimizer)                # SGD's momentum / Adam's β1 in this epoch
         model.train()
@@ -235,8 +286,8 @@ def train(model, criterion, optimizer, train_loader, X_val, y_val, *, epochs, sc
             n_classes = out.shape[1]
         train_loss = loss_sum / seen
         if not math.isfinite(train_loss):
-            raise FloatingPointError(f"the training loss became {train_loss} in epoch {epoch} "
-                                     f"(lr={lr:.3g}): lower the learning rate")
+            raise FloatingPointError(tr("the training loss became {loss} in epoch {epoch} (lr={lr:.3g}): "
+                                        "lower the learning rate", loss=train_loss, epoch=epoch, lr=lr))
         val_loss, pred = evaluate(model, criterion, X_val, y_val)
         if isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step(val_loss)                   # 6. plateau: watch the validation loss
@@ -294,16 +345,17 @@ class TrainConfig:
 
     def label(self) -> str:
         """Short description for tables and titles (with OneCycleLR: the momentum it cycles)."""
-        return (f"{LOSSES[self.loss]} · {self.optimizer} lr={self.lr:.3g} · {self.scheduler}"
-                f"{self.cycled_momentum()} · {self.epochs} ep · seed {self.seed}")
+        return tr("{loss} · {optimizer} lr={lr:.3g} · {scheduler}{cycled} · {epochs} ep · seed {seed}",
+                  loss=LOSSES[self.loss], optimizer=self.optimizer, lr=self.lr, scheduler=self.scheduler,
+                  cycled=self.cycled_momentum(), epochs=self.epochs, seed=self.seed)
 
     def cycled_momentum(self) -> str:
         """``" (momentum cycled 0.95→0.85→0.95)"``: what OneCycleLR does to the optimizer ("" otherwise)."""
         if self.scheduler != "OneCycleLR":
             return ""
-        name = "momentum" if OPTIMIZERS[self.optimizer][0] is torch.optim.SGD else "β₁"
+        name = tr("momentum") if OPTIMIZERS[self.optimizer][0] is torch.optim.SGD else "β₁"
         low, high = ONE_CYCLE_MOMENTUM
-        return f" ({name} cycled {high}→{low}→{high})"
+        return tr(" ({name} cycled {high}→{low}→{high})", name=name, low=low, high=high)
 
 
 @dataclass(eq=False)
@@ -455,8 +507,8 @@ def plot_history(axes, history, *, color=COLORS["ce"], label=None, baseline_f1=N
     """
     ax_loss, ax_lr, ax_f1 = axes
     tag = f"{label} " if label else ""
-    lines = {"train_loss": ax_loss.plot([], [], "-", color=color, label=f"{tag}train")[0],
-             "val_loss": ax_loss.plot([], [], "--", color=color, label=f"{tag}val")[0],
+    lines = {"train_loss": ax_loss.plot([], [], "-", color=color, label=tr("{tag}train", tag=tag))[0],
+             "val_loss": ax_loss.plot([], [], "--", color=color, label=tr("{tag}val", tag=tag))[0],
              "lr": ax_lr.plot([], [], "-", color=color, label=label)[0],
              "val_macro_f1": ax_f1.plot([], [], "-", color=color, label=label)[0]}
     if accuracy:
@@ -464,11 +516,12 @@ def plot_history(axes, history, *, color=COLORS["ce"], label=None, baseline_f1=N
     update_history(lines, history)
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss (its own scale per criterion)")
-    ax_lr.set(xlabel="epoch", ylabel="learning rate", title="lr used in the epoch")
-    ax_f1.set(xlabel="epoch", ylabel="macro-F1", title="validation macro-F1", ylim=(0, 1.02))
+    epoch = tr("epoch")
+    ax_loss.set(xlabel=epoch, ylabel="loss", title=tr("loss (its own scale per criterion)"))
+    ax_lr.set(xlabel=epoch, ylabel=tr("learning rate"), title=tr("lr used in the epoch"))
+    ax_f1.set(xlabel=epoch, ylabel="macro-F1", title=tr("validation macro-F1"), ylim=(0, 1.02))
     if baseline_f1 is not None:
-        ax_f1.axhline(baseline_f1, color=COLORS["baseline"], ls=":", label="always-majority")
+        ax_f1.axhline(baseline_f1, color=COLORS["baseline"], ls=":", label=tr("always-majority"))
     return lines
 
 
@@ -486,7 +539,7 @@ def update_history(lines, history, *, loss: str | None = None) -> None:
             line.set_color(LOSS_COLORS[loss])
     if loss is not None:
         ax_loss = lines["train_loss"].axes
-        ax_loss.title.set_text(f"loss: {LOSSES[loss]}")
+        ax_loss.title.set_text(tr("loss: {loss}", loss=LOSSES[loss]))
         finite = [v for v in history["train_loss"] + history["val_loss"] if math.isfinite(v)]
         top = max(finite, default=0.0) * 1.1
         if top > ax_loss.get_ylim()[1]:
@@ -521,8 +574,8 @@ def plot_recall(ax, runs, train_counts) -> list:
         x = np.arange(n) + (i - (len(runs) - 1) / 2) * width
         containers.append(ax.bar(x, recall, width, color=LOSS_COLORS[loss], label=LOSSES[loss]))
     ax.set_xticks(np.arange(n), [f"{c}\n({k})" for c, k in enumerate(train_counts)])
-    ax.set(xlabel="digit (training images)", ylabel="validation recall", ylim=(0, 1.05),
-           title="recall per class: rare classes on the right")
+    ax.set(xlabel=tr("digit (training images)"), ylabel=tr("validation recall"), ylim=(0, 1.05),
+           title=tr("recall per class: rare classes on the right"))
     return containers
 
 
@@ -532,7 +585,7 @@ def update_recall(bars, recall, loss: str, *, epoch: int | None = None) -> None:
         bar.set_height(r)
         bar.set_color(LOSS_COLORS[loss])
     if epoch is not None:
-        bars[0].axes.title.set_text(f"recall per class after epoch {epoch}")
+        bars[0].axes.title.set_text(tr("recall per class after epoch {epoch}", epoch=epoch))
 
 
 def plot_confusion(ax, cm, title="") -> None:
@@ -547,7 +600,7 @@ def plot_confusion(ax, cm, title="") -> None:
     n = len(cm)
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
-    ax.set(xlabel="predicted", ylabel="true", title=title)
+    ax.set(xlabel=tr("predicted"), ylabel=tr("true"), title=title)
     ax.grid(False)
 
 

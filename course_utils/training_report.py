@@ -13,6 +13,7 @@ from dataclasses import asdict
 import numpy as np
 
 from course_utils.checks import check_choice
+from course_utils.i18n import tr
 from course_utils.training import COMPARED_METRICS, LOSSES, ONE_CYCLE_MOMENTUM, RunResult
 
 __all__ = ["describe_comparison", "results_html", "results_table"]
@@ -36,32 +37,36 @@ def results_html(runs) -> str:
     rarest classes and each of those recalls (every class's recall is in the dashboard's bar chart).
     """
     if not runs:
-        return "<i>No runs yet: press Train.</i>"
+        return tr("<i>No runs yet: press Train.</i>")
     rare = runs[0].rare_classes()
-    head = ["#", "setting", "acc.", "<b>macro-F1</b>", "rare recall", f"recall {' / '.join(map(str, rare))}"]
+    head = ["#", tr("setting"), tr("acc."), "<b>macro-F1</b>", tr("rare recall"),
+            tr("recall {classes}", classes=" / ".join(map(str, rare)))]
     cell = "padding:1px 5px;text-align:right;vertical-align:top;white-space:nowrap"
     wrap = "padding:1px 5px;text-align:left;vertical-align:top;white-space:normal;min-width:160px"
     lines = ["<table style='border-collapse:collapse;font-size:90%;max-width:700px'>", "<tr>" + "".join(
-        f"<th style='{wrap if h == 'setting' else cell}'>{h}</th>" for h in head) + "</tr>"]
+        f"<th style='{wrap if k == 1 else cell}'>{h}</th>" for k, h in enumerate(head)) + "</tr>"]
     cycled = False
+    names = {key: html.escape(name) for key, name in LOSSES.items()}
     for i, run in enumerate(runs, 1):
         c = run.config
         star = "*" if c.cycled_momentum() else ""
         cycled |= bool(star)
-        setting = (f"{html.escape(LOSSES[c.loss])} · {c.optimizer}{star} {c.lr:.3g} · {c.scheduler} · "
-                   f"{c.epochs} ep · seed {c.seed}")
+        setting = tr("{loss} · {optimizer}{star} {lr:.3g} · {scheduler} · {epochs} ep · seed {seed}",
+                     loss=names[c.loss], optimizer=c.optimizer, star=star, lr=c.lr, scheduler=c.scheduler,
+                     epochs=c.epochs, seed=c.seed)
         values = [f"{run.accuracy:.3f}", f"<b>{run.macro_f1:.3f}</b>", f"{run.rare_recall():.2f}",
                   " / ".join(f"{run.recall[k]:.2f}" for k in rare)]
         lines.append(f"<tr><td style='{cell}'>{i}</td><td style='{wrap}'>{setting}</td>"
                      + "".join(f"<td style='{cell}'>{v}</td>" for v in values) + "</tr>")
     lines.append("</table>")
     low, high = ONE_CYCLE_MOMENTUM
-    star_note = (f" * OneCycleLR cycles this optimizer's momentum (SGD) or β₁ (Adam) {high}→{low}→{high} "
-                 "in place of its own." if cycled else "")
-    lines.append(f"<div style='font-size:85%;max-width:700px'>rare recall = mean recall of the 3 rarest "
-                 f"classes ({', '.join(map(str, rare))}); one validation image of class {rare[-1]} is "
-                 f"{1 / max(int(np.sum(runs[0].y_true == rare[-1])), 1):.2f} of its recall. Metrics on the "
-                 f"validation split, from scikit-learn.{star_note}</div>")
+    star_note = tr(" * OneCycleLR cycles this optimizer's momentum (SGD) or β₁ (Adam) {high}→{low}→{high} "
+                   "in place of its own.", low=low, high=high) if cycled else ""
+    note = tr("rare recall = mean recall of the 3 rarest classes ({classes}); one validation image of class "
+              "{last} is {share:.2f} of its recall. Metrics on the validation split, from scikit-learn.",
+              classes=", ".join(map(str, rare)), last=rare[-1],
+              share=1 / max(int(np.sum(runs[0].y_true == rare[-1])), 1))
+    lines.append(f"<div style='font-size:85%;max-width:700px'>{note}{star_note}</div>")
     return "\n".join(lines)
 
 
@@ -82,30 +87,34 @@ def describe_comparison(runs, reference: str = "ce",
         check_choice("metrics", metric, COMPARED_METRICS)
     if len({r.config.seed for r in runs}) > 1:
         return _describe_seeds(runs, reference, metrics)
-    name = {id(r): LOSSES[r.config.loss] for r in runs}
+    losses = dict(LOSSES.items())
+    name = {id(r): losses[r.config.loss] for r in runs}
+    metric_names = {m: label for m, (label, _) in COMPARED_METRICS.items()}
 
     def highest(metric):  # every run that ties for the top at the printed precision
         top = max(round(getattr(r, metric), 3) for r in runs)
-        return f"{' and '.join(name[id(r)] for r in runs if round(getattr(r, metric), 3) == top)} ({top:.3f})"
+        tied = tr(" and ").join(name[id(r)] for r in runs if round(getattr(r, metric), 3) == top)
+        return f"{tied} ({top:.3f})"
 
     rare = runs[0].rare_classes()
-    lines = [f"Highest macro-F1: {highest('macro_f1')}; highest accuracy: {highest('accuracy')}.",
-             f"Mean recall of the rarest classes {rare.tolist()}: "
-             + ", ".join(f"{name[id(r)]} {r.rare_recall():.2f}" for r in runs) + "."]
+    lines = [tr("Highest macro-F1: {f1}; highest accuracy: {accuracy}.", f1=highest("macro_f1"),
+                accuracy=highest("accuracy")),
+             tr("Mean recall of the rarest classes {classes}: {recalls}.", classes=rare.tolist(),
+                recalls=", ".join(f"{name[id(r)]} {r.rare_recall():.2f}" for r in runs))]
     ref = next((r for r in runs if r.config.loss == reference), None)
     if ref is not None:
         for r in runs:
             if r is ref:
                 continue
             digits = {m: 2 if m == "rare_recall" else 3 for m in metrics}  # as the table prints them
-            changes = (f"{COMPARED_METRICS[m][0]} {_change(ref.metric(m), r.metric(m), digits[m])}"
-                       for m in metrics)
-            lines.append(f"{name[id(r)]} vs {name[id(ref)]}: {', '.join(changes)}.")
+            changes = (f"{metric_names[m]} {_change(ref.metric(m), r.metric(m), digits[m])}" for m in metrics)
+            lines.append(tr("{loss} vs {reference}: {changes}.", loss=name[id(r)], reference=name[id(ref)],
+                            changes=", ".join(changes)))
     gaps = [r.accuracy - r.macro_f1 for r in runs]
-    lines.append("Accuracy − macro-F1: "
-                 + ", ".join(f"{name[id(r)]} {g:+.3f}" for r, g in zip(runs, gaps)) + ".")
-    lines.append(f"One seed only: {_one_image(runs[0])}; compare over several seeds before reading a "
-                 "verdict into these differences.")
+    lines.append(tr("Accuracy − macro-F1: {gaps}.",
+                    gaps=", ".join(f"{name[id(r)]} {g:+.3f}" for r, g in zip(runs, gaps))))
+    lines.append(tr("One seed only: {one_image}; compare over several seeds before reading a verdict into "
+                    "these differences.", one_image=_one_image(runs[0])))
     return lines
 
 
@@ -114,8 +123,9 @@ def _one_image(run) -> str:
     rare = run.rare_classes()
     n = [int(np.sum(run.y_true == c)) for c in rare]
     steps = [1 / (max(k, 1) * len(rare)) for k in n]
-    return (f"one validation image moves the rare-class recall by {min(steps):.3f}–{max(steps):.3f} "
-            f"(classes {', '.join(map(str, rare))} have {', '.join(map(str, n))} images)")
+    return tr("one validation image moves the rare-class recall by {low:.3f}–{high:.3f} (classes {classes} "
+              "have {counts} images)", low=min(steps), high=max(steps), classes=", ".join(map(str, rare)),
+              counts=", ".join(map(str, n)))
 
 
 def _describe_seeds(runs, reference: str, metrics) -> list[str]:
@@ -126,36 +136,59 @@ def _describe_seeds(runs, reference: str, metrics) -> list[str]:
     if reference not in by_loss:
         return []
     seeds = sorted(by_loss[reference])
-    lines = [f"Seeds {seeds}, each with its own split and initialisation; every loss against "
-             f"{LOSSES[reference]} on the same seed (differences at 3 decimals):"]
+    losses = dict(LOSSES.items())
+    lines = [tr("Seeds {seeds}, each with its own split and initialisation; every loss against {reference} "
+                "on the same seed (differences at 3 decimals):", seeds=seeds, reference=losses[reference])]
     for loss, per_seed in by_loss.items():
         if loss == reference or sorted(per_seed) != seeds:
             continue
         for m in metrics:
             label, better = COMPARED_METRICS[m]
             diffs = np.round([per_seed[s].metric(m) - by_loss[reference][s].metric(m) for s in seeds], 3)
-            lines.append(f"{LOSSES[loss]} vs {LOSSES[reference]}: {label} {_verdict(diffs)} "
-                         f"({', '.join(f'{d:+.3f}' for d in diffs)}; {better} is better).")
+            fields = {"loss": losses[loss], "reference": losses[reference], "metric": label,
+                      "verdict": _verdict(diffs), "diffs": ", ".join(f"{d:+.3f}" for d in diffs)}
+            if better == "higher":
+                lines.append(tr("{loss} vs {reference}: {metric} {verdict} ({diffs}; higher is better).",
+                                **fields))
+            else:
+                lines.append(tr("{loss} vs {reference}: {metric} {verdict} ({diffs}; lower is better).",
+                                **fields))
     n = len(seeds)
-    lines.append(f"With {n} seeds, two equally good losses still land on the same side on every seed "
-                 f"with probability 2·0.5^{n} = {2 * 0.5**n:.2g} (a sign test): read 'on every seed' "
-                 f"together with the sizes above — {_one_image(runs[0])}.")
+    lines.append(tr("With {n} seeds, two equally good losses still land on the same side on every seed "
+                    "with probability 2·0.5^{n} = {p:.2g} (a sign test): read 'on every seed' together with "
+                    "the sizes above — {one_image}.", n=n, p=2 * 0.5**n, one_image=_one_image(runs[0])))
     return lines
 
 
 def _verdict(diffs) -> str:
     """'higher on every seed' / 'lower on every seed' / 'equal on every seed' / 'mixed: ...'."""
-    counts = {"higher": np.sum(diffs > 0), "lower": np.sum(diffs < 0), "equal": np.sum(diffs == 0)}
-    for word, n in counts.items():
-        if n == len(diffs):
-            return f"{word} on every seed"
-    return "mixed: " + ", ".join(f"{word} on {n} seed{'s' if n > 1 else ''}"
-                                 for word, n in counts.items() if n)
+    counts = {"higher": int(np.sum(diffs > 0)), "lower": int(np.sum(diffs < 0)),
+              "equal": int(np.sum(diffs == 0))}
+    if counts["higher"] == len(diffs):
+        return tr("higher on every seed")
+    if counts["lower"] == len(diffs):
+        return tr("lower on every seed")
+    if counts["equal"] == len(diffs):
+        return tr("equal on every seed")
+    parts = []
+    if counts["higher"]:
+        n = counts["higher"]
+        parts.append(tr("higher on {n} seeds", n=n) if n > 1 else tr("higher on {n} seed", n=n))
+    if counts["lower"]:
+        n = counts["lower"]
+        parts.append(tr("lower on {n} seeds", n=n) if n > 1 else tr("lower on {n} seed", n=n))
+    if counts["equal"]:
+        n = counts["equal"]
+        parts.append(tr("equal on {n} seeds", n=n) if n > 1 else tr("equal on {n} seed", n=n))
+    return tr("mixed: {parts}", parts=", ".join(parts))
 
 
 def _change(before: float, after: float, digits: int = 2) -> str:
     """'rises 0.52 → 0.74' / 'falls ...' / 'stays at ...' (compared at the printed precision)."""
     a, b = round(before, digits), round(after, digits)
+    before, after = f"{a:.{digits}f}", f"{b:.{digits}f}"
     if a == b:
-        return f"stays at {a:.{digits}f}"
-    return f"{'rises' if b > a else 'falls'} {a:.{digits}f} → {b:.{digits}f}"
+        return tr("stays at {value}", value=before)
+    if b > a:
+        return tr("rises {before} → {after}", before=before, after=after)
+    return tr("falls {before} → {after}", before=before, after=after)

@@ -13,6 +13,7 @@ from course_utils.autograd_graph import (
 )
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
+from course_utils.i18n import tr
 from course_utils.plotting import COLORS, new_figure, show_message
 
 __all__ = ["FreezeLayersExplorer", "grad_table_html"]
@@ -29,7 +30,8 @@ def grad_table_html(rows: list[dict]) -> str:
                    f"<td>{C.escape(tuple(r['shape']))}</td><td>{r['requires_grad']}</td>"
                    f"<td style='text-align:right'>{grad_text(r)}</td></tr>" for r in rows)
     return (f"<table style='border-collapse:separate;border-spacing:10px 0;margin-left:-10px;"
-            f"font-size:{C.READOUT_FONT_PX}px'><tr><th align='left'>parameter</th><th align='left'>shape</th>"
+            f"font-size:{C.READOUT_FONT_PX}px'><tr><th align='left'>{tr('parameter')}</th>"
+            f"<th align='left'>{tr('shape')}</th>"
             f"<th align='left'>requires_grad</th><th align='right'>‖grad‖₂</th></tr>{body}</table>")
 
 
@@ -49,15 +51,15 @@ class FreezeLayersExplorer(PlotWidget):
         pos = layered_layout(demo.full)
         fig, self.ax = new_figure((5.9, 5.5))  # small in pixels: the PNG encode is most of a move
         fig.subplots_adjust(left=0.0, right=1.0, bottom=0.06, top=0.92)
-        plot_autograd_graph(self.ax, demo.full, pos, tags={0: "← loss", first["output_node"]: "← output"},
-                            fontsize=9.2)
-        self.ax.set_title("loss.grad_fn → next_functions → … → AccumulateGrad\n"
-                          "(the gradient flows down the arrows)", fontsize=11)
-        fig.text(0.01, 0.012, "faded = not in the graph: nothing below it needs a gradient",
+        tags = {0: tr("← loss"), first["output_node"]: tr("← output")}
+        plot_autograd_graph(self.ax, demo.full, pos, tags=tags, fontsize=9.2)
+        self.ax.set_title(tr("loss.grad_fn → next_functions → … → AccumulateGrad\n"
+                             "(the gradient flows down the arrows)"), fontsize=11)
+        fig.text(0.01, 0.012, tr("faded = not in the graph: nothing below it needs a gradient"),
                  fontsize=10, color="#555555")
         self.fog = plot_graph_fog(self.ax, demo.full, pos, graph_presence(demo.full, demo.full))
         self.message = show_message(self.ax, "")
-        controls = {name: C.checkbox(f"freeze {name}") for name in demo.layers}
+        controls = {name: C.checkbox(tr("freeze {name}", name=name)) for name in demo.layers}
         # the table sits beside the plot; the 2^4 plots (RGB PNGs: too many colours for a palette) are
         # each encoded once
         super().__init__(fig, controls, dynamic=[*self.fog.values(), self.message],
@@ -73,22 +75,28 @@ class FreezeLayersExplorer(PlotWidget):
         result = self.demo.run(frozen)
         graph = result["graph"]
         update_graph_fog(self.fog, *graph_presence(graph, self.demo.full))
-        show_message(None, "" if graph["nodes"] else ("every layer frozen: loss.grad_fn is None,\n"
-                                                      "loss.backward() would raise RuntimeError"),
+        show_message(None, "" if graph["nodes"] else tr("every layer frozen: loss.grad_fn is None,\n"
+                                                        "loss.backward() would raise RuntimeError"),
                      artist=self.message)
         self.readout.value = self._readout(frozen, result)
 
     def _readout(self, frozen, result) -> str:
         graph = result["graph"]
         leaves = sum(n["leaf"] for n in graph["nodes"])
-        parts = [f"<b>loss</b> = {result['loss']:.4f} &nbsp; graph: <b>{len(graph['nodes'])}</b> nodes, "
-                 f"<b>{leaves}</b> AccumulateGrad leaves<br>", grad_table_html(result["rows"])]
+        parts = [tr("<b>loss</b> = {loss:.4f} &nbsp; graph: <b>{nodes}</b> nodes, "
+                    "<b>{leaves}</b> AccumulateGrad leaves<br>",
+                    loss=result["loss"], nodes=len(graph["nodes"]), leaves=leaves),
+                 grad_table_html(result["rows"])]
         for name in self.demo.bn_names:
-            state = "<b>frozen</b>" if name in frozen else "trainable"
-            parts.append(f"<p>{C.code(name)} is {state}; one forward pass in {C.code('model.train()')} moved "
-                         f"{C.code(f'{name}.running_mean')} by ‖Δ‖₂ = <b>{result['bn_moved'][name]:.4f}</b>")
+            fields = {"name": C.code(name), "train": C.code("model.train()"),
+                      "mean": C.code(f"{name}.running_mean"), "moved": result["bn_moved"][name]}
             if name in frozen:
-                parts.append(f" — {C.code('requires_grad_(False)')} does not stop BatchNorm's running "
-                             f"statistics; {C.code(f'{name}.eval()')} does.")
-            parts.append("</p>")
+                sentence = tr("{name} is <b>frozen</b>; one forward pass in {train} moved {mean} by ‖Δ‖₂ = "
+                              "<b>{moved:.4f}</b> — {requires_grad} does not stop BatchNorm's running "
+                              "statistics; {eval} does.", **fields,
+                              requires_grad=C.code("requires_grad_(False)"), eval=C.code(f"{name}.eval()"))
+            else:
+                sentence = tr("{name} is trainable; one forward pass in {train} moved {mean} by ‖Δ‖₂ = "
+                              "<b>{moved:.4f}</b>", **fields)
+            parts.append(f"<p>{sentence}</p>")
         return C.readout_html("".join(parts))

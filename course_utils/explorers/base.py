@@ -30,6 +30,7 @@ import ipywidgets as W
 
 from course_utils.checks import check_choice
 from course_utils.explorers.png import IndexedEncoder, rgba_png
+from course_utils.i18n import get_language, tr
 from course_utils.plotting import new_figure, show_message
 
 __all__ = ["PlotWidget", "new_figure", "rgba_png", "control_test_values", "sweep_controls"]
@@ -160,11 +161,14 @@ class PlotWidget:
             if self.fig.axes:
                 new = self._error_text is None
                 self._error_text = show_message(
-                    self.fig.axes[0], f"Cannot draw this setting:\n{type(exc).__name__}: {exc}",
+                    self.fig.axes[0], tr("Cannot draw this setting:\n{error}: {message}",
+                                         error=type(exc).__name__, message=exc),
                     artist=self._error_text)
                 if new:
                     self.dynamic(self._error_text)
         state = None if self.last_error else self.plot_state()
+        if state is not None:  # a PNG shows text in one language: never reuse it in another
+            state = (get_language(), state)
         if state is not None and state == self._drawn_state and self._background is not None:
             return  # the plot shows the same thing: keep the image, send nothing
         self._drawn_state = state

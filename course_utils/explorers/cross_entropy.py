@@ -14,6 +14,7 @@ from course_utils.cross_entropy import (
 )
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
+from course_utils.i18n import tr
 from course_utils.plotting import new_figure, show_message
 
 
@@ -34,7 +35,7 @@ class CrossEntropyExplorer(PlotWidget):
         self.point = plot_loss_curve(ax_l, self.others, self.target, np.linspace(-4, 6, 201))
         self.note = show_message(ax_l, "")
         fig.tight_layout()
-        controls = {"logit": C.slider("true-class logit", 0.0, -4.0, 6.0, 0.1)}
+        controls = {"logit": C.slider(tr("true-class logit"), 0.0, -4.0, 6.0, 0.1)}
         super().__init__(fig, controls, dynamic=[*self.bars, self.point, self.note])
         self.refresh()
 
@@ -46,6 +47,7 @@ class CrossEntropyExplorer(PlotWidget):
         update_probabilities(self.bars, probs)
         self.point.set_data([logit], [loss])
         confident = loss < 0.02
-        show_message(None, "already confident:\nthe loss is almost 0" if confident else "", artist=self.note)
-        self.readout.value = (f"<b>p(true class) = {probs[self.target]:.4f}</b> &nbsp; "
-                              f"loss = -ln p = <b>{loss:.4f}</b>")
+        show_message(None, tr("already confident:\nthe loss is almost 0") if confident else "",
+                     artist=self.note)
+        self.readout.value = tr("<b>p(true class) = {p:.4f}</b> &nbsp; loss = -ln p = <b>{loss:.4f}</b>",
+                                p=probs[self.target], loss=loss)

@@ -7,6 +7,7 @@ import numpy as np
 from course_utils.checks import check_number
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
+from course_utils.i18n import tr
 from course_utils.losses import (
     OTHERS_COLOR,
     equivalent_eps,
@@ -32,7 +33,7 @@ class FocalLossExplorer(PlotWidget):
         check_number("gamma", gamma, low=0, high=5)
         if alpha is not None:
             check_number("alpha", alpha, low=0, high=1)
-        alphas = [("off", -1.0)] + [(f"{a:.2f}", float(a)) for a in np.round(np.linspace(0, 1, 21), 2)]
+        alphas = [(tr("off"), -1.0)] + [(f"{a:.2f}", float(a)) for a in np.round(np.linspace(0, 1, 21), 2)]
         alpha_value = -1.0 if alpha is None else min((v for _, v in alphas), key=lambda v: abs(v - alpha))
         self.p = np.linspace(1e-3, 1.0, 400)
         fig, (ax_l, ax_g) = new_figure((9.6, 3.9), ncols=2)
@@ -41,8 +42,8 @@ class FocalLossExplorer(PlotWidget):
         self.message.set_position((0.62, 0.47))
         self.grad_message = show_message(ax_g, "")
         fig.subplots_adjust(left=0.075, right=0.985, bottom=0.15, top=0.91, wspace=0.24)
-        controls = {"gamma": C.slider("γ (focusing)", float(gamma), 0.0, 5.0, 0.1, fmt=".1f"),
-                    "alpha": C.selection_slider("α (class-1 weight)", alphas, alpha_value)}
+        controls = {"gamma": C.slider(tr("γ (focusing)"), float(gamma), 0.0, 5.0, 0.1, fmt=".1f"),
+                    "alpha": C.selection_slider(tr("α (class-1 weight)"), alphas, alpha_value)}
         # the legend is static: rebuild it when alpha is switched on or off (before the redraw)
         controls["alpha"].observe(self._on_alpha, names="value")
         super().__init__(fig, controls, dynamic=[*self.art.values(), self.message, self.grad_message])
@@ -56,20 +57,45 @@ class FocalLossExplorer(PlotWidget):
     def update(self, gamma, alpha):
         update_focal_panels(self.art, self.p, gamma, alpha, p_read=self.P_READ)
         s = focal_summary(self.P_READ, gamma, alpha)
-        notes = [text for cond, text in ((gamma == 0, "γ = 0: focal loss = cross-entropy"),
-                                         (alpha == 0, "α = 0: class-1 examples get no loss"),
-                                         (alpha == 1, "α = 1: class-0 examples get no loss")) if cond]
+        notes = []
+        if gamma == 0:
+            notes.append(tr("γ = 0: focal loss = cross-entropy"))
+        if alpha == 0:
+            notes.append(tr("α = 0: class-1 examples get no loss"))
+        if alpha == 1:
+            notes.append(tr("α = 1: class-0 examples get no loss"))
         show_message(None, "\n".join(notes), artist=self.message)
-        show_message(None, "γ = 0: same gradient as CE" if gamma == 0 and alpha < 0 else "",
+        show_message(None, tr("γ = 0: same gradient as CE") if gamma == 0 and alpha < 0 else "",
                      artist=self.grad_message)
-        html = f"<b>At p_t = {self.P_READ}:</b> CE = {s['ce']:.4f}, FL(γ = {gamma:.1f}) = {s['fl']:.3g} → "
-        html += ("FL = CE (γ = 0)." if gamma == 0 else
-                 f"FL is <b>{s['ratio']:,.4g}× smaller</b> than CE (= 1/(1−p_t)<sup>γ</sup>).")
+        fields = {"p": self.P_READ, "ce": s["ce"], "fl": s["fl"], "gamma": gamma}
+        if gamma == 0:
+            html = tr("<b>At p_t = {p}:</b> CE = {ce:.4f}, FL(γ = {gamma:.1f}) = {fl:.3g} → FL = CE (γ = 0).",
+                      **fields)
+        else:
+            html = tr("<b>At p_t = {p}:</b> CE = {ce:.4f}, FL(γ = {gamma:.1f}) = {fl:.3g} → FL is "
+                      "<b>{ratio:,.4g}× smaller</b> than CE (= 1/(1−p_t)<sup>γ</sup>).", **fields,
+                      ratio=s["ratio"])
         if alpha >= 0:
-            pos, neg = (f"{s['ce'] / s[k]:,.4g}× smaller" if s[k] > 0 else "zero" for k in ("pos", "neg"))
-            html += (f"<br>With α = {alpha:.2f} (weights class 1 by α, class 0 by 1−α): a y = 1 example's "
-                     f"loss is {pos}, a y = 0 example's {neg}.")
+            html += "<br>" + self._alpha_sentence(alpha, s)
         self.readout.value = C.readout_html(html)
+
+    @staticmethod
+    def _alpha_sentence(alpha, s) -> str:
+        """What alpha does at the readout's p_t: how many times smaller each label's loss is than CE."""
+        pos = s["ce"] / s["pos"] if s["pos"] > 0 else None
+        neg = s["ce"] / s["neg"] if s["neg"] > 0 else None
+        if pos is not None and neg is not None:
+            return tr("With α = {alpha:.2f} (weights class 1 by α, class 0 by 1−α): a y = 1 example's loss "
+                      "is {pos:,.4g}× smaller, a y = 0 example's {neg:,.4g}× smaller.", alpha=alpha, pos=pos,
+                      neg=neg)
+        if neg is not None:
+            return tr("With α = {alpha:.2f} (weights class 1 by α, class 0 by 1−α): a y = 1 example's loss "
+                      "is zero, a y = 0 example's {neg:,.4g}× smaller.", alpha=alpha, neg=neg)
+        if pos is not None:
+            return tr("With α = {alpha:.2f} (weights class 1 by α, class 0 by 1−α): a y = 1 example's loss "
+                      "is {pos:,.4g}× smaller, a y = 0 example's zero.", alpha=alpha, pos=pos)
+        return tr("With α = {alpha:.2f} (weights class 1 by α, class 0 by 1−α): a y = 1 example's loss is "
+                  "zero, a y = 0 example's zero.", alpha=alpha)
 
 
 class LabelSmoothingExplorer(PlotWidget):
@@ -90,8 +116,8 @@ class LabelSmoothingExplorer(PlotWidget):
         self.message = show_message(ax_t, "")
         self.message.set_position((0.6, 0.36))
         fig.subplots_adjust(left=0.075, right=0.985, bottom=0.15, top=0.91, wspace=0.24)
-        controls = {"eps": C.slider("ε (smoothing)", float(eps), 0.0, 0.9, 0.01, fmt=".2f"),
-                    "num_classes": C.slider("classes C", int(num_classes), 2, self.MAX_CLASSES, 1)}
+        controls = {"eps": C.slider(tr("ε (smoothing)"), float(eps), 0.0, 0.9, 0.01, fmt=".2f"),
+                    "num_classes": C.slider(tr("classes C"), int(num_classes), 2, self.MAX_CLASSES, 1)}
         super().__init__(fig, controls, dynamic=[*self.bars, *self.art.values(), self.message])
         self.refresh()
 
@@ -112,30 +138,36 @@ class LabelSmoothingExplorer(PlotWidget):
         update_smoothed_loss(self.art, self.p, c, eps, s, p_confident=self.P_CONFIDENT)
         note = ""
         if eps == 0:
-            note = "ε = 0: one-hot target\n(plain cross-entropy)"
+            note = tr("ε = 0: one-hot target\n(plain cross-entropy)")
         elif s["others"]["on"] <= s["others"]["off"]:
-            note = (f"bootcamp ε ≥ (C−1)/C = {(c - 1) / c:.2f}:\nthe true class is no\n"
-                    "longer the largest target")
+            note = tr("bootcamp ε ≥ (C−1)/C = {limit:.2f}:\nthe true class is no\nlonger the largest target",
+                      limit=(c - 1) / c)
         show_message(None, note, artist=self.message)
         self.readout.value = self._readout(eps, c, s)
 
     def _readout(self, eps, c, s) -> str:
+        to_boot = equivalent_eps(eps, c, "uniform", "others")
         try:
             torch_eps = equivalent_eps(eps, c, "others", "uniform")
-            to_torch = f"torch {C.code(f'label_smoothing={torch_eps:.5g}')}"
         except ValueError:
-            to_torch = "no torch ε (bootcamp ε ≥ (C−1)/C)"
-        to_boot = f"bootcamp ε = {equivalent_eps(eps, c, 'uniform', 'others'):.5g}"
+            convert = tr("Convert: bootcamp ε = {eps:.2f} ≙ no torch ε (bootcamp ε ≥ (C−1)/C); torch ε = "
+                         "{eps:.2f} ≙ bootcamp ε = {to_boot:.5g}.", eps=eps, to_boot=to_boot)
+        else:
+            convert = tr("Convert: bootcamp ε = {eps:.2f} ≙ torch {to_torch}; torch ε = {eps:.2f} ≙ bootcamp "
+                         "ε = {to_boot:.5g}.", eps=eps, to_boot=to_boot,
+                         to_torch=C.code(f"label_smoothing={torch_eps:.5g}"))
         uni, oth = s["uniform"], s["others"]
         uni_c, oth_c = text_color(COLORS["smooth"]), text_color(OTHERS_COLOR)  # 4.5:1 on white, as text
         rows = [
-            f"<b>ε = {eps:.2f}, C = {c}.</b> <span style='color:{uni_c}'>torch (uniform)</span>: "
-            f"true {uni['on']:.4g}, others {uni['off']:.4g} · <span style='color:{oth_c}'>bootcamp "
-            f"(others)</span>: true {oth['on']:.4g}, others {oth['off']:.4g}",
-            f"Convert: bootcamp ε = {eps:.2f} ≙ {to_torch}; torch ε = {eps:.2f} ≙ {to_boot}.",
-            f"Loss of a confident prediction (p = {self.P_CONFIDENT}, "
-            f"<span style='color:{text_color(COLORS['accent'])}'>●</span>): torch {uni['confident']:.3f}, "
-            f"bootcamp {oth['confident']:.3f} · of the smoothed prediction (p = target, ★): torch "
-            f"{uni['best']:.3f}, bootcamp {oth['best']:.3f} (the minimum, = entropy of the target).",
+            tr("<b>ε = {eps:.2f}, C = {c}.</b> <span style='color:{uni_c}'>torch (uniform)</span>: "
+               "true {uni_on:.4g}, others {uni_off:.4g} · <span style='color:{oth_c}'>bootcamp "
+               "(others)</span>: true {oth_on:.4g}, others {oth_off:.4g}", eps=eps, c=c, uni_c=uni_c,
+               oth_c=oth_c, uni_on=uni["on"], uni_off=uni["off"], oth_on=oth["on"], oth_off=oth["off"]),
+            convert,
+            tr("Loss of a confident prediction (p = {p}, <span style='color:{color}'>●</span>): torch "
+               "{uni_confident:.3f}, bootcamp {oth_confident:.3f} · of the smoothed prediction (p = target, "
+               "★): torch {uni_best:.3f}, bootcamp {oth_best:.3f} (the minimum, = entropy of the target).",
+               p=self.P_CONFIDENT, color=text_color(COLORS["accent"]), uni_confident=uni["confident"],
+               oth_confident=oth["confident"], uni_best=uni["best"], oth_best=oth["best"]),
         ]
         return C.readout_html("<br>".join(rows))

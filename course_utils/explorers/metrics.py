@@ -17,6 +17,7 @@ import numpy as np
 from course_utils.checks import check_choice, check_number
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
+from course_utils.i18n import N_, tr
 from course_utils.metric_demos import (
     SHARE_GRID,
     class_ratio_curves,
@@ -52,17 +53,22 @@ from course_utils.metric_plots import (
 from course_utils.metrics import class_ratio_data, multiply_negatives, roc_pr_curves
 from course_utils.plotting import COLORS, new_figure, show_message
 
-UNDEFINED_NOTE = ("<i>undefined</i> = 0/0: nothing predicted positive, so precision has no value; "
-                  f"scikit-learn returns {C.code('zero_division')} instead (default 0.0 and a warning).")
+#: The readouts' note on 0/0 (English; shown as ``tr(UNDEFINED_NOTE, code=C.code("zero_division"))``).
+UNDEFINED_NOTE = N_("<i>undefined</i> = 0/0: nothing predicted positive, so precision has no value; "
+                    "scikit-learn returns {code} instead (default 0.0 and a warning).")
 _COUNTS = ("tn", "fp", "fn", "tp")
 _COUNT_HEADER = ["TN", "FP", "FN", "TP"]
 _TABLE = "<table style='border-collapse:separate;border-spacing:12px 0;margin-left:-12px;text-align:right'>"
 _LEFT = "<td style='text-align:left'>"
 
 
+def _undefined_note() -> str:
+    return tr(UNDEFINED_NOTE, code=C.code("zero_division"))
+
+
 def _fmt(value, digits=3) -> str:
     """A metric for display: 'undefined' for nan."""
-    return "undefined" if value is None or np.isnan(value) else f"{value:.{digits}f}"
+    return tr("undefined") if value is None or np.isnan(value) else f"{value:.{digits}f}"
 
 
 def _counts(table, i=None) -> list[str]:
@@ -94,8 +100,8 @@ class ClassRatioExplorer(PlotWidget):
     """
 
     PANELS = (("accuracy", "f1"), ("balanced_accuracy", "macro_f1"))
-    READOUT = (("accuracy", "accuracy"), ("f1", "F1"), ("balanced_accuracy", "balanced acc."),
-               ("macro_f1", "macro-F1"), ("precision", "precision"), ("recall", "recall"))
+    READOUT = (("accuracy", N_("accuracy")), ("f1", "F1"), ("balanced_accuracy", N_("balanced acc.")),
+               ("macro_f1", "macro-F1"), ("precision", N_("precision")), ("recall", N_("recall")))
 
     def __init__(self, *, n_samples=2000, separation=2.5, threshold=0.5, seed=0, start=0.1):
         check_number("start", start, low=0, high=1)
@@ -104,13 +110,13 @@ class ClassRatioExplorer(PlotWidget):
         i = int(np.argmin(np.abs(np.array(SHARE_GRID) - start)))
         fig, axes = new_figure((8.4, 3.4), ncols=2)
         fig.subplots_adjust(left=0.06, right=0.99, bottom=0.17, top=0.8, wspace=0.2)
-        titles = ("accuracy (\u2014) vs F1 (- -)", "balanced acc. (\u2014), macro-F1 (- -)")
+        titles = (tr("accuracy (\u2014) vs F1 (- -)"), tr("balanced acc. (\u2014), macro-F1 (- -)"))
         self.panels = [plot_metric_vs_share(ax, c, metrics, i, title=title)
                        for ax, metrics, title in zip(axes, self.PANELS, titles)]
         plot_model_baseline_legend(fig, threshold, anchor=(0.5, 1.0))
         self.threshold = threshold
         options = [(f"{100 * s:g} %", j) for j, s in enumerate(SHARE_GRID)]
-        controls = {"share": C.selection_slider("positive share", options, i, width="wide")}
+        controls = {"share": C.selection_slider(tr("positive share"), options, i, width="wide")}
         super().__init__(fig, controls, dynamic=[a for p in self.panels for a in p.values()])
         self.refresh()
 
@@ -123,13 +129,14 @@ class ClassRatioExplorer(PlotWidget):
     def _readout(self, i) -> str:
         c = self.curves
         rows = [[who, *(_fmt(c[key][k][i]) for k, _ in self.READOUT), *_counts(c[key], i)]
-                for key, who in (("model", f"model (score &ge; {self.threshold:g})"),
-                                 ("baseline", "always-negative"))]
+                for key, who in (("model", tr("model (score &ge; {threshold:g})", threshold=self.threshold)),
+                                 ("baseline", tr("always-negative")))]
         n_pos = int(c["n_positive"][i])
         n_all = n_pos + int(c["model"]["tn"][i] + c["model"]["fp"][i])
-        title = f"<b>{100 * c['share'][i]:g} % positive</b> ({n_pos} of {n_all})"
-        note = UNDEFINED_NOTE if np.isnan(c["baseline"]["precision"][i]) else ""
-        return numbers_table(["", *(name for _, name in self.READOUT), *_COUNT_HEADER], rows, title=title,
+        title = tr("<b>{share:g} % positive</b> ({n_pos} of {n_all})", share=100 * c["share"][i], n_pos=n_pos,
+                   n_all=n_all)
+        note = _undefined_note() if np.isnan(c["baseline"]["precision"][i]) else ""
+        return numbers_table(["", *(tr(name) for _, name in self.READOUT), *_COUNT_HEADER], rows, title=title,
                              note=note)
 
 
@@ -144,8 +151,8 @@ class ThresholdExplorer(PlotWidget):
 
     SHARES = (("50 %", 0.5), ("10 %", 0.1), ("1 %", 0.01))
     STEP = 0.01
-    READOUT = (("precision", "precision"), ("recall", "recall"), ("f1", "F1"), ("fpr", "FPR"),
-               ("accuracy", "accuracy"))
+    READOUT = (("precision", N_("precision")), ("recall", N_("recall")), ("f1", "F1"), ("fpr", "FPR"),
+               ("accuracy", N_("accuracy")))
 
     def __init__(self, *, n_samples=2000, separation=2.5, seed=0, share=0.1, threshold=0.5):
         check_choice("share", share, [s for _, s in self.SHARES])
@@ -168,8 +175,8 @@ class ThresholdExplorer(PlotWidget):
         self._shown = share  # the share whose curves the (static) background shows
         dynamic = [self.sweep["threshold"], self.sweep["points"], self.roc["point"], self.pr["point"],
                    self.msg]
-        controls = {"threshold": C.slider("threshold", threshold, 0.0, 1.0, self.STEP, width="wide"),
-                    "share": C.choice_buttons("positive share", self.SHARES, share)}
+        controls = {"threshold": C.slider(tr("threshold"), threshold, 0.0, 1.0, self.STEP, width="wide"),
+                    "share": C.choice_buttons(tr("positive share"), self.SHARES, share)}
         # the curves of each share are static: one cached background per share, all drawn now
         super().__init__(fig, controls, dynamic=dynamic, backgrounds=len(self.SHARES))
         for _, s in self.SHARES:
@@ -196,16 +203,17 @@ class ThresholdExplorer(PlotWidget):
         update_threshold_marker(self.sweep, at)
         update_roc(self.roc, curves, roc_point)
         update_pr(self.pr, curves, pr_point)
-        show_message(None, "" if pr_point else "nothing predicted positive:\nprecision = 0/0 undefined",
+        show_message(None, "" if pr_point else tr("nothing predicted positive:\nprecision = 0/0 undefined"),
                      artist=self.msg)
         self.readout.value = self._readout(at, share, curves)
 
     def _readout(self, at, share, curves) -> str:
         row = [f"{at['threshold']:.2f}", *(_fmt(at[k]) for k, _ in self.READOUT), *_counts(at)]
-        title = (f"<b>{100 * share:g} % positive</b>; whole curves: ROC-AUC {curves['roc_auc']:.3f}, "
-                 f"average precision {curves['average_precision']:.3f}")
-        return numbers_table(["threshold", *(name for _, name in self.READOUT), *_COUNT_HEADER], [row],
-                             title=title, note=UNDEFINED_NOTE if np.isnan(at["precision"]) else "")
+        title = tr("<b>{share:g} % positive</b>; whole curves: ROC-AUC {auc:.3f}, average precision {ap:.3f}",
+                   share=100 * share, auc=curves["roc_auc"], ap=curves["average_precision"])
+        header = [tr("threshold"), *(tr(name) for _, name in self.READOUT), *_COUNT_HEADER]
+        return numbers_table(header, [row], title=title,
+                             note=_undefined_note() if np.isnan(at["precision"]) else "")
 
 
 class RocPrExplorer(PlotWidget):
@@ -225,13 +233,13 @@ class RocPrExplorer(PlotWidget):
         fig, axes = new_figure((8.4, 3.7), ncols=2)
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.3)
         plot_roc_pr_family(axes[0], axes[1], self.curves, self.SHADES)
-        self.roc = plot_roc(axes[0], self.curves[factor], marker=False, title="ROC: unchanged",
-                            label="current", lw=3)
-        self.pr = plot_pr(axes[1], self.curves[factor], marker=False, title="precision-recall: falls",
-                          label="current", lw=3)
+        self.roc = plot_roc(axes[0], self.curves[factor], marker=False, title=tr("ROC: unchanged"),
+                            label=tr("current"), lw=3)
+        self.pr = plot_pr(axes[1], self.curves[factor], marker=False, title=tr("precision-recall: falls"),
+                          label=tr("current"), lw=3)
         for ax, loc in zip(axes, ("lower right", "lower left")):
-            ax.legend(loc=loc, fontsize="small", title="negatives", title_fontsize="small")
-        controls = {"factor": C.choice_buttons("negatives", self.FACTORS, factor)}
+            ax.legend(loc=loc, fontsize="small", title=tr("negatives"), title_fontsize="small")
+        controls = {"factor": C.choice_buttons(tr("negatives"), self.FACTORS, factor)}
         super().__init__(fig, controls, dynamic=[*self.roc.values(), *self.pr.values()])
         self.refresh()
 
@@ -241,9 +249,9 @@ class RocPrExplorer(PlotWidget):
         rows = [[f"x{f}" + (" ←" if f == factor else ""), f"{100 * c['positive_share']:.2g} %",
                  f"{c['roc_auc']:.3f}", f"{c['average_precision']:.3f}"] for f, c in self.curves.items()]
         self.readout.value = numbers_table(
-            ["negatives", "positive share", "ROC-AUC", "average precision"], rows,
-            note="Each negative copied: the false positive <i>rate</i> stays at every threshold, the false "
-                 "positive <i>count</i> grows, so precision falls.")
+            [tr("negatives"), tr("positive share"), "ROC-AUC", tr("average precision")], rows,
+            note=tr("Each negative copied: the false positive <i>rate</i> stays at every threshold, the "
+                    "false positive <i>count</i> grows, so precision falls."))
 
 
 class OutlierExplorer(PlotWidget):
@@ -265,7 +273,8 @@ class OutlierExplorer(PlotWidget):
         self.marks = plot_outlier_curves(axes[1], self.curves, at)
         self.shares = plot_outlier_shares(axes[2], self.curves, at)
         dynamic = [*self.data.values(), *self.marks.values(), self.shares]
-        controls = {"outlier": C.slider("outlier", outlier, 0.0, float(max_outlier), self.STEP, width="wide")}
+        controls = {"outlier": C.slider(tr("outlier"), outlier, 0.0, float(max_outlier), self.STEP,
+                                        width="wide")}
         super().__init__(fig, controls, dynamic=dynamic)
         self.refresh()
 
@@ -277,10 +286,12 @@ class OutlierExplorer(PlotWidget):
         row = [f"{outlier:g}", *(f"{at[k]:.3f}" for k in ("mae", "mse", "rmse")),
                *(_fmt(100 * at[k], 1) + " %" for k in ("mae_share", "mse_share"))]
         self.readout.value = numbers_table(
-            ["outlier", "MAE", "MSE", "RMSE", "its share of &Sigma;|r|", "its share of &Sigma;r&sup2;"],
+            [tr("outlier"), "MAE", "MSE", "RMSE", tr("its share of &Sigma;|r|"),
+             tr("its share of &Sigma;r&sup2;")],
             [row],
-            note=f"sklearn.metrics: {C.code('mean_absolute_error')}, {C.code('mean_squared_error')}, "
-                 f"{C.code('root_mean_squared_error')} give the same numbers.")
+            note=tr("sklearn.metrics: {mae}, {mse}, {rmse} give the same numbers.",
+                    mae=C.code("mean_absolute_error"), mse=C.code("mean_squared_error"),
+                    rmse=C.code("root_mean_squared_error")))
 
 
 class RankingExplorer(PlotWidget):
@@ -296,10 +307,10 @@ class RankingExplorer(PlotWidget):
         fig, axes = new_figure((8.8, 2.5), ncols=2, gridspec_kw={"width_ratios": [2.6, 1]})
         fig.subplots_adjust(left=0.01, right=0.99, bottom=0.12, top=0.86, wspace=0.12)
         self.listing = plot_ranked_list(axes[0], relevance, k)
-        axes[0].set_title("ranked list: relevance 0-3 (faded: below the cut-off k)", fontsize="medium")
+        axes[0].set_title(tr("ranked list: relevance 0-3 (faded: below the cut-off k)"), fontsize="medium")
         self.bars = plot_value_bars(axes[1], ["RR", "AP@k", "NDCG@k"], self._values(breakdown),
                                     [COLORS["smooth"], COLORS["focal"], COLORS["ce"]],
-                                    title="this query")
+                                    title=tr("this query"))
         self.msg = show_message(axes[1], "")
         listing = self.listing
         dynamic = [listing["boxes"], *listing["digits"], listing["cut"], *self.bars["bars"], self.msg]
@@ -318,7 +329,7 @@ class RankingExplorer(PlotWidget):
         b = ranking_breakdown(relevance, k)
         update_ranked_list(self.listing, relevance, k)
         update_value_bars(self.bars, self._values(b))
-        show_message(None, "" if b["n_relevant"] else "no relevant item:\nevery metric is 0",
+        show_message(None, "" if b["n_relevant"] else tr("no relevant item:\nevery metric is 0"),
                      artist=self.msg)
         self.readout.value = self._readout(relevance, k, b)
 
@@ -326,14 +337,17 @@ class RankingExplorer(PlotWidget):
         shown = [rel > 0 and r < k for r, rel in enumerate(relevance)]  # the terms inside the top k
         prec = [f"{b['hits'][r]}/{r + 1}" if s else "" for r, s in enumerate(shown)]
         gain = [f"{b['gains'][r]:.2f}" if s else "" for r, s in enumerate(shown)]
-        rows = [["relevance", *(str(int(rel)) for rel in relevance)], ["precision@r", *prec],
-                ["gain / log2(r+1)", *gain]]
+        rows = [[tr("relevance"), *(str(int(rel)) for rel in relevance)], ["precision@r", *prec],
+                [tr("gain / log2(r+1)"), *gain]]
         ap_terms = " + ".join(p for p in prec if p) or "0"
-        sk_ap = (f"{b['sklearn_ap']:.3f} (all ranks, = AP@{self.n})" if b["n_relevant"]
-                 else "undefined (no relevant item)")
-        title = (f"RR = <b>{b['rr']:.3f}</b> &nbsp; AP@{k} = ({ap_terms}) / min({b['n_relevant']}, {k}) = "
-                 f"<b>{b['ap']:.3f}</b> &nbsp; NDCG@{k} = DCG / ideal DCG = "
-                 f"{b['dcg']:.3f} / {b['ideal_dcg']:.3f} = <b>{b['ndcg']:.3f}</b>")
-        note = (f"scikit-learn: {C.code(f'ndcg_score(k={k})')} gives the same NDCG; "
-                f"{C.code('average_precision_score')}: {sk_ap}; no MRR.")
-        return numbers_table(["rank", *(f"#{r + 1}" for r in range(self.n))], rows, title=title, note=note)
+        sk_ap = (tr("{ap:.3f} (all ranks, = AP@{n})", ap=b["sklearn_ap"], n=self.n) if b["n_relevant"]
+                 else tr("undefined (no relevant item)"))
+        title = tr("RR = <b>{rr:.3f}</b> &nbsp; AP@{k} = ({terms}) / min({n_relevant}, {k}) = "
+                   "<b>{ap:.3f}</b> &nbsp; NDCG@{k} = DCG / ideal DCG = {dcg:.3f} / {ideal:.3f} = "
+                   "<b>{ndcg:.3f}</b>",
+                   rr=b["rr"], k=k, terms=ap_terms, n_relevant=b["n_relevant"], ap=b["ap"], dcg=b["dcg"],
+                   ideal=b["ideal_dcg"], ndcg=b["ndcg"])
+        note = tr("scikit-learn: {ndcg} gives the same NDCG; {ap}: {sk_ap}; no MRR.",
+                  ndcg=C.code(f"ndcg_score(k={k})"), ap=C.code("average_precision_score"), sk_ap=sk_ap)
+        return numbers_table([tr("rank"), *(f"#{r + 1}" for r in range(self.n))], rows, title=title,
+                             note=note)

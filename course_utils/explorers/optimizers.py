@@ -6,6 +6,7 @@ from __future__ import annotations
 from course_utils.checks import check_choice, check_number
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
+from course_utils.i18n import tr
 from course_utils.optimizers import (
     _HORIZONS,
     BETA_ARGUMENT,
@@ -63,13 +64,15 @@ class OptimizerExplorer(PlotWidget):
         check_number("beta", beta, low=0.0, high=0.95)
         check_number("steps", steps, low=1, high=200, integer=True)
         controls = {
-            "surface": C.dropdown("surface", names2d, s.name, width="narrow"),
-            "optimizer": C.dropdown("optimizer", list(OPTIMIZERS), optimizer, width="narrow"),
+            # (surface and optimizer names are the values a notebook passes: they stay as they are)
+            "surface": C.dropdown(tr("surface"), names2d, s.name, width="narrow"),
+            "optimizer": C.dropdown(tr("optimizer"), list(OPTIMIZERS), optimizer, width="narrow"),
             "lr": C.log_slider("lr", float(lr), -4, 1, step=0.05),
-            "compare": C.dropdown("compare with", ["none", *OPTIMIZERS], compare),
-            "compare_lr": C.log_slider("its lr", float(compare_lr), -4, 1, step=0.05),
-            "beta": C.slider("momentum β", float(beta), 0.0, 0.95, 0.05, fmt=".2f"),
-            "steps": C.slider("steps", int(steps), 1, 200, 1),
+            "compare": C.dropdown(tr("compare with"), [(tr("none"), "none"), *((o, o) for o in OPTIMIZERS)],
+                                  compare),
+            "compare_lr": C.log_slider(tr("its lr"), float(compare_lr), -4, 1, step=0.05),
+            "beta": C.slider(tr("momentum β"), float(beta), 0.0, 0.95, 0.05, fmt=".2f"),
+            "steps": C.slider(tr("steps"), int(steps), 1, 200, 1),
         }
         fig, (ax, ax_loss) = new_figure((9.0, 4.2), ncols=2, gridspec_kw={"width_ratios": [1.35, 1]})
         fig.subplots_adjust(left=0.075, right=0.98, top=0.85, bottom=0.14, wspace=0.27)
@@ -81,7 +84,8 @@ class OptimizerExplorer(PlotWidget):
         self.runs = [plot_run(ax, ax_loss, first, color=color) for color in _COLORS]
         # Texts are static (drawing one costs ~4 ms, a blit of lines < 1 ms): the names of the two
         # runs are in the readout; the plot labels say which colour is which control.
-        for i, (color, text) in enumerate(zip(_COLORS, ("- - optimizer", "── compare with"), strict=True)):
+        for i, (color, text) in enumerate(zip(_COLORS, (tr("- - optimizer"), tr("── compare with")),
+                                              strict=True)):
             ax_loss.text(float(i), 1.03, text, transform=ax_loss.transAxes, ha=("left", "right")[i],
                          va="bottom", color=color, fontweight="bold")
         self.message = show_message(ax, "")
@@ -103,7 +107,8 @@ class OptimizerExplorer(PlotWidget):
             params = tuple(beta_params(optimizer, beta).items())
             return _cached_trajectory(surface, optimizer, lr, steps, params), ""
         except ValueError as exc:
-            return None, f"{optimizer} with β={beta:.2f}: torch refuses it\n({str(exc).split(': ')[-1]})"
+            return None, tr("{optimizer} with β={beta:.2f}: torch refuses it\n({reason})",
+                            optimizer=optimizer, beta=beta, reason=str(exc).split(": ")[-1])
 
     def update(self, surface, optimizer, lr, compare, compare_lr, beta, steps):
         first, why = self._trajectory(surface, optimizer, lr, steps, beta)
@@ -115,30 +120,32 @@ class OptimizerExplorer(PlotWidget):
         update_loss_xlim(self.ax_loss, steps)
         shown = [(run, color) for run, color in zip(runs, _COLORS) if run is not None]
         notes = [w for w in (why, why2) if w] + [
-            f"{run.optimizer} diverged at step {run.diverged_at}: |w| > 1e6\n"
-            f"lr={run.lr:.3g} is too large here" for run, _ in shown if run.diverged]
+            tr("{optimizer} diverged at step {step}: |w| > 1e6\nlr={lr:.3g} is too large here",
+               optimizer=run.optimizer, step=run.diverged_at, lr=run.lr) for run, _ in shown if run.diverged]
         show_message(None, "\n".join(notes), artist=self.message)
         s = SURFACES[surface]
         rows = [self._row(s, run, color, beta) for run, color in shown]
         rows += [f"<b>{C.escape(w.splitlines()[0])}</b>" for w in (why, why2) if w]
         unused = sorted({o for o in (optimizer, compare) if o in OPTIMIZERS and o not in BETA_ARGUMENT})
-        self.readout.value = "<br>".join(rows) + (
-            f"<br>each step: {C.code('w.grad = ∇L(w)')}; {C.code('optimizer.step()')}"
-            " (plain SGD: w ← w − lr·∇L(w)); each run has its own lr"
-            + (f"; β is not used by {', '.join(unused)}" if unused else ""))
+        code = {"grad": C.code("w.grad = ∇L(w)"), "step": C.code("optimizer.step()")}
+        self.readout.value = "<br>".join(rows) + "<br>" + (
+            tr("each step: {grad}; {step} (plain SGD: w ← w − lr·∇L(w)); each run has its own lr; "
+               "β is not used by {names}", names=", ".join(unused), **code) if unused else
+            tr("each step: {grad}; {step} (plain SGD: w ← w − lr·∇L(w)); each run has its own lr", **code))
 
     @staticmethod
     def _row(s, run, color: str, beta: float) -> str:
         """One readout line: the torch call and where the run ended (on the bowl: its zig-zag along y)."""
         if run.diverged:
-            status = f"<b style='color:#d62728'>diverged at step {run.diverged_at}</b>"
+            status = tr("<b style='color:#d62728'>diverged at step {step}</b>", step=run.diverged_at)
         else:
             x, y = run.points[-1]
             outside = not (s.xlim[0] <= x <= s.xlim[1] and s.ylim[0] <= y <= s.ylim[1])
-            status = f"final loss {run.losses[-1]:.3g} at ({x:.3g}, {y:.3g})" + (
-                " — <b>left the plot</b>" if outside else "")
+            status = tr("final loss {loss:.3g} at ({x:.3g}, {y:.3g})", loss=run.losses[-1], x=x, y=y) + (
+                tr(" — <b>left the plot</b>") if outside else "")
             if s.name == "bowl":
                 flips, travel = zigzag(run, axis=1)
-                status += f"; along y (the steep axis) it flips sign {flips}× and travels {travel:.3g}"
+                status += tr("; along y (the steep axis) it flips sign {flips}× and travels {travel:.3g}",
+                             flips=flips, travel=travel)
         call = optimizer_call(run.optimizer, run.lr, **beta_params(run.optimizer, beta))
         return f"<b style='color:{text_color(color)}'>{run.optimizer}</b>: {C.code(call)}: {status}"

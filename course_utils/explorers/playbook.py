@@ -14,7 +14,9 @@ from course_utils.bootstrap import plot_shakeup, shakeup_probability, update_sha
 from course_utils.checks import check_number, check_type
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
+from course_utils.i18n import tr
 from course_utils.lr_finder import (
+    SUGGESTION_NAMES,
     SUGGESTION_RULES,
     LRRange,
     default_range_test,
@@ -62,13 +64,13 @@ class LRFinderExplorer(PlotWidget):
         (self.cycle,) = ax_cycle.plot(np.arange(steps), np.full(steps, np.nan), color=COLORS["accent"])
         self.peak = ax_cycle.axhline(np.nan, color=COLORS["baseline"], ls=":", lw=1.2)
         ax_cycle.set_yscale("log")
-        ax_cycle.set(xlim=(0, steps), ylim=(lo / 1e4, hi), xlabel="training step (batch)",
-                     ylabel="learning rate (log scale)", title="OneCycleLR(max_lr = the suggestion)")
+        ax_cycle.set(xlim=(0, steps), ylim=(lo / 1e4, hi), xlabel=tr("training step (batch)"),
+                     ylabel=tr("learning rate (log scale)"), title=tr("OneCycleLR(max_lr = the suggestion)"))
         self.note = show_message(ax, "")
-        controls = {"smooth": C.slider("smoothing (weight of the new loss)", smooth, 0.0, 0.5, 0.01,
+        controls = {"smooth": C.slider(tr("smoothing (weight of the new loss)"), smooth, 0.0, 0.5, 0.01,
                                        width="wide"),
-                    "rule": C.dropdown("suggestion", [(v, k) for k, v in SUGGESTION_RULES.items()], rule,
-                                       width="wide")}
+                    "rule": C.dropdown(tr("suggestion"), [(tr(v), k) for k, v in SUGGESTION_RULES.items()],
+                                       rule, width="wide")}
         dynamic = [self.art["smoothed"], self.art["stop"], *self.art["marks"].values(), self.cycle, self.peak,
                    self.note]
         super().__init__(fig, controls, dynamic=dynamic)
@@ -81,17 +83,20 @@ class LRFinderExplorer(PlotWidget):
         if lr is None:
             self.cycle.set_ydata(np.full(self.steps, np.nan))
             self.peak.set_ydata([np.nan, np.nan])
-            show_message(None, f"no '{rule}' suggestion:\ntoo few points before divergence", artist=self.note)
+            show_message(None, tr("no '{rule}' suggestion:\ntoo few points before divergence",
+                                  rule=tr(SUGGESTION_NAMES.get(rule, rule))), artist=self.note)
         else:
             self.cycle.set_ydata(onecycle_curve(lr, self.steps))
             self.peak.set_ydata([lr, lr])
             show_message(None, "", artist=self.note)
-        rows = [[SUGGESTION_RULES.get(k, k), f"{v:.3g}"] for k, v in res.suggestions.items()]
-        stop = f"{res.lrs[-1]:.3g}" if res.diverged else "no divergence in the range"
-        rows.append(["divergence (smoothed loss > "
-                     f"{res.diverge_factor:g} × its minimum)", stop])
-        head = f"smoothing {smooth:.2f}: {len(res.lrs)} of {len(res.planned)} steps kept"
-        self.readout.value = C.html_table([head, "lr"], rows, align=["left", "right"], note=(
+        rows = [[tr(SUGGESTION_RULES.get(k, SUGGESTION_NAMES.get(k, k))), f"{v:.3g}"]
+                for k, v in res.suggestions.items()]
+        stop = f"{res.lrs[-1]:.3g}" if res.diverged else tr("no divergence in the range")
+        rows.append([tr("divergence (smoothed loss > {factor:g} × its minimum)", factor=res.diverge_factor),
+                     stop])
+        head = tr("smoothing {smooth:.2f}: {kept} of {planned} steps kept", smooth=smooth, kept=len(res.lrs),
+                  planned=len(res.planned))
+        self.readout.value = C.html_table([head, "lr"], rows, align=["left", "right"], note=tr(
             "OneCycleLR peaks at the chosen lr, starts at 1/25 of it and ends 10⁴ times lower. "
             "Less smoothing: the raw, noisy losses trigger the divergence rule earlier."))
 
@@ -125,8 +130,8 @@ class MomentumExplorer(PlotWidget):
         self.slice_art = plot_rate_slice(ax_slice, self.lr_fine)
         ax_slice.legend(loc="lower left", fontsize="small")
         self.slice_title = ax_slice.set_title("")
-        controls = {"kappa": C.selection_slider("condition number κ", self.kappas, kappa),
-                    "beta": C.selection_slider("momentum β", self.betas, float(beta))}
+        controls = {"kappa": C.selection_slider(tr("condition number κ"), self.kappas, kappa),
+                    "beta": C.selection_slider(tr("momentum β"), self.betas, float(beta))}
         art = [a for k, a in self.map_art.items() if k != "image"]  # the map itself is background
         pasted_text(self.slice_title)  # one of a few wordings: rendered once each, then pasted
         # the heat map and its title are static for one κ (the title is in static_state()): one cached
@@ -151,21 +156,24 @@ class MomentumExplorer(PlotWidget):
         row = self.measured[kappa][self.betas.index(beta)]
         update_rate_slice(self.slice_art, self.lr_fine, closed, self.lr_runs, row, kappa)
         best, gd = optimum(kappa), gd_optimum(kappa)
-        self.map_title.set_text(f"κ = {kappa}: steps per 10× less error")  # static: in κ's background
-        self.slice_title.set_text(f"β = {beta:g}: rate against lr")
+        # static: in κ's background (static_state() holds the title's text, so each language its own)
+        self.map_title.set_text(tr("κ = {kappa}: steps per 10× less error", kappa=kappa))
+        self.slice_title.set_text(tr("β = {beta:g}: rate against lr", beta=beta))  # (pasted: keyed by text)
         i = int(np.argmin(closed))
-        here = f"{closed[i]:.4f} at lr {self.lr_fine[i]:.3f}" if closed[i] < 1 else "diverges at every lr"
+        here = (tr("{rate:.4f} at lr {lr:.3f}", rate=closed[i], lr=self.lr_fine[i]) if closed[i] < 1
+                else tr("diverges at every lr"))
         ok = np.isfinite(row)
         err = float(np.max(np.abs(row[ok] - closed_form_rate(self.lr_runs[ok], beta, kappa)))) if ok.any() \
             else float("nan")
-        rows = [["best rate at this β (closed form)", here],
-                ["steps per 10× at that lr", f"{steps_per_digit(closed[i]):.1f}"],
-                ["torch runs vs closed form (max |Δρ|)", f"{err:.3f}"],
-                ["optimal momentum: α*, β*, ρ*", f"{best['lr']:.3f}, {best['beta']:.3f}, {best['rate']:.4f}"],
-                ["best plain GD: α, ρ", f"{gd['lr']:.3f}, {gd['rate']:.4f}"],
-                ["steps saved by momentum (GD steps ÷ momentum steps)",
+        rows = [[tr("best rate at this β (closed form)"), here],
+                [tr("steps per 10× at that lr"), f"{steps_per_digit(closed[i]):.1f}"],
+                [tr("torch runs vs closed form (max |Δρ|)"), f"{err:.3f}"],
+                [tr("optimal momentum: α*, β*, ρ*"),
+                 f"{best['lr']:.3f}, {best['beta']:.3f}, {best['rate']:.4f}"],
+                [tr("best plain GD: α, ρ"), f"{gd['lr']:.3f}, {gd['rate']:.4f}"],
+                [tr("steps saved by momentum (GD steps ÷ momentum steps)"),
                  f"{speedup(kappa):.2f} (√κ = {np.sqrt(kappa):.2f})"]]
-        self.readout.value = C.html_table([f"κ = {kappa}, β = {beta:g}", "value"], rows,
+        self.readout.value = C.html_table([f"κ = {kappa}, β = {beta:g}", tr("value")], rows,
                                           align=["left", "right"])
 
 
@@ -189,9 +197,10 @@ class LeaderboardExplorer(PlotWidget):
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
         self.art = plot_shakeup(ax_curve, ax_dist, self.GAPS)
         ax_dist.set_ylim(0, 1.1)
-        ax_dist.set_ylabel("density (each scaled to peak 1)")
-        controls = {"n_test": C.log_slider("test images", n_test, 2, 4.5, step=0.05, fmt=".0f", width="wide"),
-                    "gap": C.slider("true macro-F1 gap", gap, 0.0, 0.05, 0.001, fmt=".3f", width="wide")}
+        ax_dist.set_ylabel(tr("density (each scaled to peak 1)"))
+        controls = {"n_test": C.log_slider(tr("test images"), n_test, 2, 4.5, step=0.05, fmt=".0f",
+                                           width="wide"),
+                    "gap": C.slider(tr("true macro-F1 gap"), gap, 0.0, 0.05, 0.001, fmt=".3f", width="wide")}
         super().__init__(fig, controls, dynamic=[a for k, a in self.art.items() if k != "x"])
         self.refresh()
 
@@ -204,11 +213,11 @@ class LeaderboardExplorer(PlotWidget):
         pts = [(g, v) for (nn, g), v in self.simulated.items() if nn == n]
         self.art["sims"].set_data([g for g, _ in pts], [v for _, v in pts])
         se = self.sd * np.sqrt(1 / (self.share * n) + 1 / ((1 - self.share) * n))
-        rows = [["P(public winner loses on the private board)", f"<b>{p:.1%}</b>"],
-                ["public / private images", f"{round(self.share * n)} / {n - round(self.share * n)}"],
-                ["spread of public − private gap (1 sd)", f"{se:.4f}"],
-                ["gap at which the shake-up falls to 5 %", _gap_for(0.05, self.sd, n, self.share)]]
-        self.readout.value = C.html_table([f"{n} test images, true gap {gap:.3f}", ""], rows,
+        rows = [[tr("P(public winner loses on the private board)"), f"<b>{p:.1%}</b>"],
+                [tr("public / private images"), f"{round(self.share * n)} / {n - round(self.share * n)}"],
+                [tr("spread of public − private gap (1 sd)"), f"{se:.4f}"],
+                [tr("gap at which the shake-up falls to 5 %"), _gap_for(0.05, self.sd, n, self.share)]]
+        self.readout.value = C.html_table([tr("{n} test images, true gap {gap:.3f}", n=n, gap=gap), ""], rows,
                                           align=["left", "right"])
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from course_utils.checks import check_choice, check_number
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
+from course_utils.i18n import get_language, tr
 from course_utils.plateau import PLATEAU, _synthetic_trace, plot_plateau, update_plateau
 from course_utils.plotting import COLORS, new_figure, show_message
 from course_utils.schedules import (
@@ -66,10 +67,10 @@ def _spec_controls(specs) -> tuple[dict, dict]:
 def _note(spec, lrs, marked: bool) -> str:
     """The teaching note written above the plot."""
     if not np.any(lrs > 0):
-        return "lr is 0 in every epoch: nothing would train"
+        return tr("lr is 0 in every epoch: nothing would train")
     if spec.ignores_lr:
-        return f"{spec.name} ignores the optimizer's lr"
-    return spec.marker[1] if marked else ""
+        return tr("{name} ignores the optimizer's lr", name=spec.name)
+    return tr(spec.marker[1]) if marked else ""  # (a note marked with N_ in course_utils.schedules)
 
 
 class LRScheduleExplorer(PlotWidget):
@@ -80,12 +81,14 @@ class LRScheduleExplorer(PlotWidget):
         check_number("epochs", epochs, low=10, high=200, integer=True)
         check_number("lr", lr, low=1e-4, high=1.0)
         sliders, self._args = _spec_controls(SCHEDULERS.values())
-        hold = C.button("hold as reference", icon="thumb-tack", style="")
-        hold.tooltip = "keep the current curve (dashed) to compare with the next one"
-        controls = {"scheduler": C.dropdown("scheduler", list(SCHEDULER_NAMES), scheduler, width="normal"),
-                    "epochs": C.slider("epochs", epochs, 10, 200, 1),
-                    "lr": C.log_slider("optimizer lr", float(lr), -4, 0),
-                    "log_y": C.checkbox("log y"), "hold": hold, **sliders}
+        hold = C.button(tr("hold as reference"), icon="thumb-tack", style="")
+        hold.tooltip = tr("keep the current curve (dashed) to compare with the next one")
+        # (the sliders of the schedulers' arguments are named after the arguments: they stay as they are)
+        controls = {"scheduler": C.dropdown(tr("scheduler"), list(SCHEDULER_NAMES), scheduler,
+                                            width="normal"),
+                    "epochs": C.slider(tr("epochs"), epochs, 10, 200, 1),
+                    "lr": C.log_slider(tr("optimizer lr"), float(lr), -4, 0),
+                    "log_y": C.checkbox(tr("log y")), "hold": hold, **sliders}
         self._held: tuple | None = None  # (lrs, label) of the held curve
         self._current: tuple | None = None  # (lrs, label) of the curve shown
         fig, ax = new_figure((9.0, 4.2))
@@ -93,8 +96,8 @@ class LRScheduleExplorer(PlotWidget):
         self.ax = ax
         values = {k: c.value for k, c in sliders.items()}
         first, _ = _schedule_unchecked(scheduler, int(epochs), float(lr), self._params(scheduler, values))
-        self.ref_line = plot_lr_curve(ax, first, color=COLORS["baseline"], ls="--", lw=2, label="held")
-        self.line = plot_lr_curve(ax, first, color=COLORS["ce"], lw=2.5, label="selected")
+        self.ref_line = plot_lr_curve(ax, first, color=COLORS["baseline"], ls="--", lw=2, label=tr("held"))
+        self.line = plot_lr_curve(ax, first, color=COLORS["ce"], lw=2.5, label=tr("selected"))
         # the legend is made before the lines turn dynamic (its handles copy them) and never changes
         ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False)
         self.marker = ax.axvline(0, color=COLORS["accent"], ls=":", lw=2)
@@ -133,7 +136,7 @@ class LRScheduleExplorer(PlotWidget):
     def _on_hold(self, button) -> None:
         """Hold the curve shown as the dashed reference, or clear the one held."""
         self._held = self._current if self._held is None else None
-        button.description = "clear" if self._held is not None else "hold as reference"
+        button.description = tr("clear") if self._held is not None else tr("hold as reference")
         self.refresh()
 
     def update(self, scheduler, epochs, lr, log_y, **values):
@@ -164,20 +167,24 @@ class LRScheduleExplorer(PlotWidget):
         update_lr_curve(self.line, None)
         update_marker(self.marker, None)
         update_text(self.note, "")
-        self.readout.value = f"{C.code(scheduler_call(scheduler, **params))} cannot run: {C.escape(exc)}"
+        self.readout.value = tr("{call} cannot run: {error}",
+                                call=C.code(scheduler_call(scheduler, **params)), error=C.escape(exc))
 
     def _readout(self, spec, params: dict, epochs: int, lr: float, lrs) -> str:
-        ignores = (f"<b>{spec.name} ignores the optimizer's lr={lr:.3g}</b>: it starts at {lrs[0]:.4g} = "
-                   f"{spec.ignores_lr}<br>" if spec.ignores_lr else "")
-        held = f"<br>dashed grey: held {self._held[1]}" if self._held is not None else ""
-        unit = ("one point per <code>scheduler.step()</code> call: an epoch here; "
-                f"{spec.name} is usually stepped per batch, its lengths counted in batches<br>"
+        ignores = (tr("<b>{name} ignores the optimizer's lr={lr:.3g}</b>: it starts at {start:.4g} = {what}",
+                      name=spec.name, lr=lr, start=lrs[0], what=spec.ignores_lr) + "<br>"
+                   if spec.ignores_lr else "")
+        held = "<br>" + tr("dashed grey: held {label}", label=self._held[1]) if self._held is not None else ""
+        unit = (tr("one point per <code>scheduler.step()</code> call: an epoch here; {name} is usually "
+                   "stepped per batch, its lengths counted in batches", name=spec.name) + "<br>"
                 if spec.per_batch else "")
-        return (f"{ignores}{unit}{C.code(f'optimizer = torch.optim.SGD(params, lr={lr:.3g})')}<br>"
-                f"{C.code(f'scheduler = {scheduler_call(spec.name, **params)}')}<br>"
-                f"closed form: {spec.formula}<br>"
-                f"epoch 0: <b>{lrs[0]:.4g}</b> · epoch {epochs - 1}: <b>{lrs[-1]:.4g}</b> · "
-                f"max {lrs.max():.4g} · min {lrs.min():.4g}{held}")
+        return ignores + unit + tr(
+            "{optimizer}<br>{scheduler}<br>closed form: {formula}<br>epoch 0: <b>{first:.4g}</b> · "
+            "epoch {last_epoch}: <b>{last:.4g}</b> · max {high:.4g} · min {low:.4g}",
+            optimizer=C.code(f"optimizer = torch.optim.SGD(params, lr={lr:.3g})"),
+            scheduler=C.code(f"scheduler = {scheduler_call(spec.name, **params)}"),
+            formula=tr(spec.formula),  # (its words are marked with N_ in course_utils.schedules)
+            first=lrs[0], last_epoch=epochs - 1, last=lrs[-1], high=lrs.max(), low=lrs.min()) + held
 
 
 class PlateauExplorer(PlotWidget):
@@ -189,20 +196,21 @@ class PlateauExplorer(PlotWidget):
         self.lr0 = float(lr)
         self.epochs = int(epochs)
         sliders, _ = _spec_controls([PLATEAU])
-        controls = {**sliders, "seed": C.slider("noise seed", 0, 0, 20, 1)}
+        controls = {**sliders, "seed": C.slider(tr("noise seed"), 0, 0, 20, 1)}
         fig, (ax_loss, ax_lr) = new_figure((9.0, 5.2), nrows=2, sharex=True)
         fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.1, hspace=0.12)
         self.ax_loss, self.ax_lr = ax_loss, ax_lr
-        trace = _synthetic_trace(self.epochs, 0, self.lr0, tuple((k, c.value) for k, c in sliders.items()))
+        trace = _synthetic_trace(self.epochs, 0, self.lr0, tuple((k, c.value) for k, c in sliders.items()),
+                                 get_language())
         # the lr axis is fixed: slider moves only blit (the legends' handles, made here, stay static)
         self.art = plot_plateau(ax_loss, ax_lr, trace, lr_limits=(self.lr0 * 1e-3, self.lr0 * 2))
         ax_loss.set_xlim(0, self.epochs)
-        ax_loss.set_title("ReduceLROnPlateau on a replayed validation-loss curve", loc="left")
+        ax_loss.set_title(tr("ReduceLROnPlateau on a replayed validation-loss curve"), loc="left")
         super().__init__(fig, controls, dynamic=list(self.art.values()))
         self.refresh()
 
     def update(self, seed, **params):
-        trace = _synthetic_trace(self.epochs, seed, self.lr0, tuple(params.items()))
+        trace = _synthetic_trace(self.epochs, seed, self.lr0, tuple(params.items()), get_language())
         update_plateau(self.art, trace)
         self.readout.value = self._readout(trace, params) + self._min_lr_note(seed, params, trace)
 
@@ -210,29 +218,35 @@ class PlateauExplorer(PlotWidget):
         """Whether ``min_lr`` changes anything: compared with the same run at ``min_lr=0`` (cached too)."""
         min_lr = params["min_lr"]
         if min_lr == 0:
-            return "min_lr = 0: no floor (the dotted line shows one when min_lr &gt; 0)."
-        free = _synthetic_trace(self.epochs, seed, self.lr0, tuple({**params, "min_lr": 0.0}.items()))
+            return tr("min_lr = 0: no floor (the dotted line shows one when min_lr &gt; 0).")
+        free = _synthetic_trace(self.epochs, seed, self.lr0, tuple({**params, "min_lr": 0.0}.items()),
+                                get_language())
         if np.array_equal(free.lr_after, trace.lr_after):
-            return (f"<b>min_lr = {min_lr:g} changes nothing here</b>: every lr this run reaches "
-                    f"(lowest {free.lr_after.min():.3g}) is above it.")
+            return tr("<b>min_lr = {min_lr:g} changes nothing here</b>: every lr this run reaches "
+                      "(lowest {lowest:.3g}) is above it.", min_lr=min_lr, lowest=free.lr_after.min())
         held_from = int(np.argmax(trace.lr_after <= min_lr))
-        return (f"min_lr = {min_lr:g} holds the lr at {min_lr:g} from the end of epoch {held_from} "
-                f"(without it: down to {free.lr_after.min():.3g}).")
+        return tr("min_lr = {min_lr:g} holds the lr at {min_lr:g} from the end of epoch {epoch} "
+                  "(without it: down to {lowest:.3g}).", min_lr=min_lr, epoch=held_from,
+                  lowest=free.lr_after.min())
 
     @staticmethod
     def _readout(trace, params: dict) -> str:
         cuts = trace.cuts
-        first = f"first cut after epoch {cuts[0]}" if cuts else "no cut"
+        first = tr("first cut after epoch {epoch}", epoch=cuts[0]) if cuts else tr("no cut")
         items = list(trace.why.items())
-        rows = "".join(f"<li>end of epoch {e}: {why}</li>" for e, why in items[:8])
+        end = tr("end of epoch {epoch}: {why}")  # (one lookup for every row)
+        rows = "".join(f"<li>{end.format(epoch=e, why=why)}</li>" for e, why in items[:8])
         if len(items) > 8:
-            rows += f"<li>… and {len(items) - 8} more</li>"
+            rows += "<li>" + tr("… and {n} more", n=len(items) - 8) + "</li>"
         cooldown = params["cooldown"]
-        rows = rows or "<li>no cut: every run of bad epochs was shorter</li>"
-        return (f"<b>{len(cuts)} cut(s), {first}; final lr {trace.lr_after[-1]:.3g}</b><br>"
-                f"{C.code('scheduler = ' + scheduler_call(PLATEAU.name, **params))}; "
-                f"{C.code('scheduler.step(val_loss)')} at the end of each epoch.<br>"
-                f"A cut needs patience+1 = {params['patience'] + 1} bad epochs in a row; "
-                f"{f'cooldown {cooldown} swallows the epochs after a cut; ' if cooldown else ''}"
-                f"{PLATEAU.formula}."
-                f"<ul style='margin:2px 0'>{rows}</ul>")
+        rows = rows or "<li>" + tr("no cut: every run of bad epochs was shorter") + "</li>"
+        needs = {"needed": params["patience"] + 1, "formula": tr(PLATEAU.formula), "cooldown": cooldown}
+        return ("<b>" + tr("{n} cut(s), {first}; final lr {lr:.3g}", n=len(cuts), first=first,
+                           lr=trace.lr_after[-1]) + "</b><br>"
+                + tr("{call}; {step} at the end of each epoch.",
+                     call=C.code("scheduler = " + scheduler_call(PLATEAU.name, **params)),
+                     step=C.code("scheduler.step(val_loss)")) + "<br>"
+                + (tr("A cut needs patience+1 = {needed} bad epochs in a row; cooldown {cooldown} swallows "
+                      "the epochs after a cut; {formula}.", **needs) if cooldown else
+                   tr("A cut needs patience+1 = {needed} bad epochs in a row; {formula}.", **needs))
+                + f"<ul style='margin:2px 0'>{rows}</ul>")

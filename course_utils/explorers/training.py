@@ -11,6 +11,7 @@ from course_utils.checks import check_number
 from course_utils.data import DigitsSplit, load_imbalanced_digits
 from course_utils.explorers import controls as C
 from course_utils.explorers.base import PlotWidget
+from course_utils.i18n import tr
 from course_utils.plotting import COLORS, new_figure, show_message
 from course_utils.training_report import results_html
 
@@ -32,36 +33,37 @@ class TrainingDashboard(PlotWidget):
         self.baseline = T.majority_baseline(self.data)
         # what the plot shows: (history, config) of the run in progress or the last one; a note on the plot
         self.shown = (self.runs[-1].history, self.runs[-1].config) if self.runs else None
-        self.note = "press Train to start a run" if self.shown is None else ""
+        self.note = tr("press Train to start a run") if self.shown is None else ""
         self.running = False
         fig, axes = new_figure((10.5, 6.6), nrows=2, ncols=2)
         ax_loss, ax_lr, ax_f1, ax_rec = axes.ravel()
         self.lines = T.plot_history((ax_loss, ax_lr, ax_f1), {key: [] for key in T.HISTORY_KEYS},
                                     baseline_f1=self.baseline["macro_f1"], accuracy=True)
-        ax_f1.set(ylabel="score", title="validation macro-F1 and accuracy")
+        ax_f1.set(ylabel=tr("score"), title=tr("validation macro-F1 and accuracy"))
         ax_loss.set_title("loss")
         dark = "0.25"  # legends name the line styles; the colour is the run's loss (LOSS_COLORS)
         # one legend above the panels, outside the data (blitted lines would cover a legend inside)
         fig.legend([Line2D([], [], color=dark), Line2D([], [], color=dark, ls="--"),
                     Line2D([], [], color=COLORS["baseline"], lw=1.5, ls="-."),
                     Line2D([], [], color=COLORS["baseline"], ls=":")],
-                   ["train loss (mean over the epoch)", "validation loss", "validation accuracy",
-                    "always-majority macro-F1"], loc="upper center", ncols=4, fontsize="small", frameon=False)
+                   [tr("train loss (mean over the epoch)"), tr("validation loss"), tr("validation accuracy"),
+                    tr("always-majority macro-F1")],
+                   loc="upper center", ncols=4, fontsize="small", frameon=False)
         (self.bars,) = T.plot_recall(ax_rec, [("ce", np.zeros(self.data.n_classes))], self.data.train_counts)
-        ax_rec.set_title("recall per class")
+        ax_rec.set_title(tr("recall per class"))
         self.message = show_message(ax_loss, "")
         shown_config = self.shown[1] if self.shown else T.TrainConfig(epochs=epochs)
         T.set_history_limits(self.lines, shown_config.epochs, shown_config.lr)
         fig.tight_layout(rect=(0, 0, 1, 0.95))
         controls = {
             "loss": C.dropdown("loss", [(v, k) for k, v in T.LOSSES.items()], "ce", width="normal"),
-            "optimizer": C.dropdown("optimizer", list(T.TRAINING_OPTIMIZERS), "Adam", width="normal"),
-            "scheduler": C.dropdown("scheduler", list(T.TRAINING_SCHEDULERS), "CosineAnnealingLR",
+            "optimizer": C.dropdown(tr("optimizer"), list(T.TRAINING_OPTIMIZERS), "Adam", width="normal"),
+            "scheduler": C.dropdown(tr("scheduler"), list(T.TRAINING_SCHEDULERS), "CosineAnnealingLR",
                                     width="normal"),
             "lr": C.log_slider("lr", T.DEFAULT_LR["Adam"], -4, 0, fmt=".1e"),
-            "epochs": C.slider("epochs", epochs, 1, 100, 1),
-            "seed": C.slider("seed", 0, 0, 99, 1, width="medium"),
-            "train": C.button("Train", icon="play"),
+            "epochs": C.slider(tr("epochs"), epochs, 1, 100, 1),
+            "seed": C.slider(tr("seed"), 0, 0, 99, 1, width="medium"),
+            "train": C.button(tr("Train"), icon="play"),
         }
         controls["optimizer"].observe(self._on_optimizer, names="value")
         controls["train"].on_click(self._on_train)
@@ -87,8 +89,8 @@ class TrainingDashboard(PlotWidget):
             recall = history["val_recall"][-1] if e else np.zeros(len(self.bars))
             T.update_recall(self.bars, recall, config.loss, epoch=e[-1] if e else 0)
         show_message(None, self.note, artist=self.message)
-        status = (f"<b>training:</b> {C.escape(self.shown[1].label())}" if self.running else
-                  f"<b>next run (press Train):</b> {C.escape(self.config().label())}")
+        status = (tr("<b>training:</b> {run}", run=C.escape(self.shown[1].label())) if self.running else
+                  tr("<b>next run (press Train):</b> {run}", run=C.escape(self.config().label())))
         self.readout.value = f"<p>{status}{self._momentum_note()}</p>" + results_html(self.runs)
 
     def _momentum_note(self) -> str:
@@ -99,10 +101,12 @@ class TrainingDashboard(PlotWidget):
         used = [m for m in history.get("momentum", []) if m is not None]
         if not used or min(used) == max(used):
             return ""
-        name = "momentum" if config.optimizer.startswith("SGD") else "β₁"
+        name = tr("momentum") if config.optimizer.startswith("SGD") else "β₁"
         own = T.optimizer_momentum(config.optimizer)
-        return (f"<br>{name} used in epochs 1…{len(used)}: {used[0]:.3f} → min {min(used):.3f} → "
-                f"{used[-1]:.3f}, set by {config.scheduler} (the optimizer's own {own} is not used)")
+        return "<br>" + tr("{name} used in epochs 1…{epochs}: {first:.3f} → min {low:.3f} → {last:.3f}, set "
+                           "by {scheduler} (the optimizer's own {own} is not used)", name=name,
+                           epochs=len(used), first=used[0], low=min(used), last=used[-1],
+                           scheduler=config.scheduler, own=own)
 
     def train(self) -> T.RunResult | None:
         """Run the controls' config, redrawing after every epoch; append the result to ``runs``."""
@@ -120,12 +124,12 @@ class TrainingDashboard(PlotWidget):
             self.runs.append(result)
             self.shown = (result.history, config)
             if result.macro_f1 <= 2 * self.baseline["macro_f1"]:
-                self.note = (f"macro-F1 {result.macro_f1:.3f}: close to always answering the\n"
-                             f"majority class ({self.baseline['macro_f1']:.3f}).\n"
-                             "Check the learning rate and the number of epochs.")
+                self.note = tr("macro-F1 {f1:.3f}: close to always answering the\nmajority class "
+                               "({baseline:.3f}).\nCheck the learning rate and the number of epochs.",
+                               f1=result.macro_f1, baseline=self.baseline["macro_f1"])
         except Exception as exc:  # a diverged run (FloatingPointError) or a broken setting: on the plot
-            self.note = f"stopped: {exc}" if isinstance(exc, FloatingPointError) else \
-                f"cannot train this setting: {type(exc).__name__}: {exc}"
+            self.note = tr("stopped: {error}", error=exc) if isinstance(exc, FloatingPointError) else \
+                tr("cannot train this setting: {error}: {message}", error=type(exc).__name__, message=exc)
         finally:
             self.running = False
             button.disabled = False

@@ -77,6 +77,16 @@ HINTS: dict[str, list[tuple[str, str]]] = {
                      "divided by the DCG of the ideal order, both cut at k."))],
     "hw4_ex4": [("", N_("A query without a relevant item counts as 0 in the mean: do not drop it."))],
 }
+#: The same words in the Korean homework's check messages (homework/locale/ko), where they differ.
+KOREAN_WORDS = {
+    "batch size": "배치 크기",
+    "must not change x": "x를 바꾸면 안 됩니다",
+    "far from": "많이 다릅니다",
+    "differentiable": "미분 가능한",
+    "not by N": "N이 아니라",
+    "climbs back": "다시 올라갑니다",
+    "no relevant": "관련 있는 항목이 없으면",
+}
 BY_OUTCOME = [
     ("tampered:", N_("The check must run with the genuine functions: remove code that changes torch, numpy, "
                   "builtins, sys.modules or the check cells, and solve the exercise itself.")),
@@ -104,7 +114,7 @@ def hint_for(exercise: str, reason: str, status: str) -> str:
         if reason.startswith(words):
             return hint
     for words, hint in HINTS.get(exercise, []):
-        if words and words in reason:
+        if words and (words in reason or KOREAN_WORDS.get(words, "\0") in reason):
             return hint
     for words, hint in BY_OUTCOME[1:]:
         if words in reason:
