@@ -47,5 +47,25 @@ def table(lang: str = "en") -> str:
     return "\n".join(lines)
 
 
+def sync_notebook(path: Path) -> bool:
+    """Replace the glossary table in notebook ``path`` (the block that starts with the English header)
+    by :func:`table`; True when the notebook changed."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    header = _HEADERS["en"][0]
+    changed = False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and header in cell.source:
+            start = cell.source.index(header)
+            end = cell.source.find("\n\n", start)
+            end = len(cell.source) if end < 0 else end
+            new = cell.source[:start] + table("en") + cell.source[end:]
+            changed, cell.source = new != cell.source, new
+    if changed:
+        path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    return changed
+
+
 if __name__ == "__main__":
     print(table())

@@ -324,8 +324,12 @@ def all_catalogs(only: str | None = None) -> list[tuple[str, Path, list[tuple[st
 
 
 def update(only: str | None = None) -> list[Path]:
-    """Bring every catalog (or just ``only``) in step with the English; return the catalogs that changed."""
+    """Bring every catalog (or just ``only``) in step with the English, after notebook 00's glossary table
+    with ``glossary.toml``; return the files that changed."""
     changed = []
+    start_here = ROOT / "notebooks/00_start_here.ipynb"
+    if only in (None, start_here.stem) and glossary.sync_notebook(start_here):
+        changed.append(start_here)
     for name, path, wanted in all_catalogs(only):
         po = merge(name, wanted, load_catalog(path))
         text = str(po) + "\n"

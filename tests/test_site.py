@@ -224,7 +224,7 @@ def test_korean_pages_exist_with_a_language_switch_on_every_page(built_site):
         twin = rel[3:]
         assert re.search(r'<nav class="cu-lang"[^>]*><a href="[^"]*' + re.escape(twin.rsplit("/", 1)[-1])
                          + r'"[^>]*hreflang="en"', html), f"{rel}: no switch to {twin}"
-        assert '<div lang="ko">' in html
+        assert re.search(r'<html[^>]*lang="ko"', html), f"{rel} is not marked lang=ko"
         english = (site / twin).read_text(encoding="utf-8")
         assert re.search(r'<nav class="cu-lang"[^>]*><a href="[^"]*ko/' + re.escape(twin)
                          + r'"[^>]*hreflang="ko"', english), f"{twin}: no switch to {rel}"

@@ -131,6 +131,10 @@ def test_the_korean_notebooks_use_the_glossary_terms_and_none_of_the_avoided_wor
     everything = "\n".join(texts.values()).replace(glossary.table("ko"), "")
     for term in glossary.terms():
         assert term.ko in everything, f"the glossary term {term.ko!r} ({term.en}) is never used"
+        for where in term.where.split(", "):  # the notebooks the glossary names use the term
+            name = next(n for n in texts if n.startswith(where))
+            assert term.ko in texts[name].replace(glossary.table("ko"), ""), (
+                f"the glossary says {term.ko!r} is taught in {where}, but {name} never writes it")
         for wrong in term.avoid:
             for name, text in texts.items():
                 assert wrong not in text.replace(glossary.table("ko"), ""), (

@@ -403,22 +403,25 @@ def build(out_dir, *, root: Path = ROOT, jobs: int = 2, explorers=None, notebook
     names = [n for n, e in EXPLORERS.items() if (explorers is None or n in explorers)
              and any(nb.stem == e.notebook for nb in books["en"])]
     with tempfile.TemporaryDirectory(prefix="course-site-") as tmp:
-        src = Path(tmp) / "src"
-        shutil.copytree(root / CONFIG_DIR, src, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
+        # one Sphinx project per edition: the English at the site's root, the Korean in ko/ (its own
+        # navigation, html lang="ko"); the explorers' frames are shared under _frames/
+        srcs = {}
         for edition in editions:
-            page = src / edition[1] / "index.md"
-            if page.exists():
-                page.write_text(home_page(root, page.read_text(encoding="utf-8"), edition), encoding="utf-8")
-        static = src / "_static"
-        static.mkdir(exist_ok=True)
-        for f in PACKAGE_STATIC.iterdir():
-            shutil.copy2(f, static / f.name)
-        copy_mathjax(static)
-        for _lang, prefix, _, hw_folder, _ in editions:
-            (src / prefix / "notebooks").mkdir(parents=True)
-            (src / prefix / "homework").mkdir(parents=True)
+            lang, prefix, _, hw_folder, _ = edition
+            src = srcs[lang] = Path(tmp) / "src" / lang
+            shutil.copytree(root / CONFIG_DIR, src,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.toml", "ko"))
+            template = (root / CONFIG_DIR / prefix / "index.md").read_text(encoding="utf-8")
+            (src / "index.md").write_text(home_page(root, template, edition), encoding="utf-8")
+            static = src / "_static"
+            static.mkdir(exist_ok=True)
+            for f in PACKAGE_STATIC.iterdir():
+                shutil.copy2(f, static / f.name)
+            copy_mathjax(static)
+            (src / "notebooks").mkdir()
+            (src / "homework").mkdir()
             for hw in sorted((root / hw_folder).glob("*.ipynb")):
-                shutil.copy2(hw, src / prefix / "homework" / hw.name)
+                shutil.copy2(hw, src / "homework" / hw.name)
 
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx,
@@ -490,7 +493,7 @@ def build(out_dir, *, root: Path = ROOT, jobs: int = 2, explorers=None, notebook
                         raise RuntimeError(f"{prefix}{stem}: no code cell builds {missing} "
                                            "(catalogue class_name)")
                     finished = finish_notebook(nb, players)
-                    (src / prefix / "notebooks" / f"{stem}.ipynb").write_text(
+                    (srcs[lang] / "notebooks" / f"{stem}.ipynb").write_text(
                         json.dumps(finished, ensure_ascii=False), encoding="utf-8")
         for e in report.explorers.values():
             e.pop("html", None)
@@ -500,15 +503,18 @@ def build(out_dir, *, root: Path = ROOT, jobs: int = 2, explorers=None, notebook
         t0 = time.perf_counter()
         # every warning is an error, except in a partial build (the home page links every notebook)
         strict = ["-W", "--keep-going"] if only is None else []
-        cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", *strict, "-j", "1",
-               "-d", str(Path(tmp) / "doctrees"), str(src), str(out)]
-        env = dict(os.environ, COURSE_SITE_BINDER=binder_url(root))
-        result = subprocess.run(cmd, cwd=src, env=env, capture_output=True, text=True)
+        for lang, prefix, folder, _, _ in editions:
+            cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", *strict, "-j", "1",
+                   "-d", str(Path(tmp) / "doctrees" / lang), str(srcs[lang]), str(out / prefix)]
+            env = dict(os.environ, COURSE_SITE_BINDER=binder_url(root, "00_start_here", folder),
+                       COURSE_SITE_LANG=lang)
+            result = subprocess.run(cmd, cwd=srcs[lang], env=env, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError(f"sphinx ({lang}) failed ({result.returncode}):\n{result.stdout[-4000:]}"
+                                   f"\n{result.stderr[-6000:]}")
         report.sphinx_seconds = time.perf_counter() - t0
-        if result.returncode != 0:
-            raise RuntimeError(f"sphinx failed ({result.returncode}):\n{result.stdout[-4000:]}"
-                               f"\n{result.stderr[-6000:]}")
-    prune(out)
+    for _lang, prefix, _, _, _ in editions:
+        prune(out / prefix)
     report.pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
     report.site_bytes = folder_bytes(out)
     report.seconds = time.perf_counter() - start

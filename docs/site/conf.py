@@ -8,10 +8,13 @@ from the site's own ``_static`` folder, so a page loads nothing from outside its
 import os
 import re
 
-project = "Training & Inference — Loss, Optimizer, Metric"
+#: "en": the English edition (the site's root); "ko": the Korean one, built into ko/ by the same command.
+LANG = os.environ.get("COURSE_SITE_LANG", "en")
+project = ("Training & Inference — Loss, Optimizer, Metric" if LANG == "en"
+           else "학습과 추론 — Loss, Optimizer, Metric")
 author = "the course"
 copyright = "the course's authors"
-language = "en"
+language = LANG
 
 extensions = ["myst_nb"]
 nb_execution_mode = "off"  # the build has run every notebook in a fresh kernel already
@@ -21,7 +24,7 @@ myst_heading_anchors = 3
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 
 html_theme = "sphinx_book_theme"
-html_title = "Loss, Optimizer, Metric"
+html_title = "Loss, Optimizer, Metric" if LANG == "en" else "Loss, Optimizer, Metric (한국어)"
 html_theme_options = {
     "home_page_in_toc": True,
     "show_navbar_depth": 1,
@@ -30,9 +33,13 @@ html_theme_options = {
     "use_repository_button": False,  # the repository's address is set where it is published
     "launch_buttons": {},            # no thebe, no launch buttons: nothing loads from elsewhere
     "navigation_with_keys": False,
-    "extra_footer": ("<p>Widgets on these pages are pre-rendered. The live notebooks run on "
-                     f"<a href=\"{os.environ.get('COURSE_SITE_BINDER', 'https://mybinder.org')}\">Binder</a>."
-                     "</p>"),
+    "extra_footer": (("<p>Widgets on these pages are pre-rendered. The live notebooks run on "
+                      f"<a href=\"{os.environ.get('COURSE_SITE_BINDER', 'https://mybinder.org')}\">Binder</a>."
+                      "</p>") if LANG == "en" else
+                     ("<p>이 페이지의 위젯은 미리 그려 둔 것입니다. 살아 있는 노트북은 "
+                      f"<a href=\"{os.environ.get('COURSE_SITE_BINDER', 'https://mybinder.org')}\">"
+                      "Binder</a>에서 "
+                      "실행됩니다.</p>")),
 }
 html_context = {"default_mode": "light"}  # (with no mode set, the theme logs a console error)
 html_static_path = ["_static"]
@@ -51,20 +58,18 @@ def _lazy_images(app, pagename, templatename, context, doctree):
 
 
 def _language_switch(app, pagename, templatename, context, doctree):
-    """Every page links to its twin in the other language (English at the root, Korean under ko/);
-    a Korean page's body is marked lang="ko" for screen readers and fonts."""
+    """Every page links to its twin in the other edition: the English site is at the root, the Korean
+    one (a build of its own) in ko/, with the same page names."""
     if "body" not in context:
         return
-    korean = pagename.startswith("ko/")
-    twin = pagename[3:] if korean else f"ko/{pagename}"
-    if twin not in app.env.found_docs:
-        return
-    href = context["pathto"](twin)
-    label, lang = ("English", "en") if korean else ("한국어", "ko")
-    switch = (f'<nav class="cu-lang" aria-label="{"언어" if korean else "Language"}">'
+    up = "../" * pagename.count("/")
+    if LANG == "en":
+        href, label, lang, name = f"{up}ko/{pagename}.html", "한국어", "ko", "Language"
+    else:
+        href, label, lang, name = f"../{up}{pagename}.html", "English", "en", "언어"
+    switch = (f'<nav class="cu-lang" aria-label="{name}">'
               f'<a href="{href}" hreflang="{lang}" lang="{lang}">{label}</a></nav>')
-    body = switch + context["body"]
-    context["body"] = f'<div lang="ko">{body}</div>' if korean else body
+    context["body"] = switch + context["body"]
 
 
 def setup(app):
