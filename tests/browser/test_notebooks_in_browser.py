@@ -114,7 +114,8 @@ def _check_notebook(nb, problems: list[str]) -> None:
     if blank:
         problems.append(f"plot images without a picture: numbers {blank} (0-based, page order)")
     if os.environ.get("COURSE_SCREENSHOT_DIR"):
-        save_main_widget(nb, Path(os.environ["COURSE_SCREENSHOT_DIR"]) / f"{Path(nb.name).stem}.png")
+        shot = ("ko-" if korean else "") + f"{Path(nb.name).stem}.png"
+        save_main_widget(nb, Path(os.environ["COURSE_SCREENSHOT_DIR"]) / shot)
 
     if korean:  # the Korean edition's widgets speak Korean: labels or readouts, in every widget
         for w in widgets:
