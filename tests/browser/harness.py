@@ -473,7 +473,7 @@ _DESCRIBE_JS = r"""
     widgets.push({id: wid, cell: cells.indexOf(out.closest('.jp-Cell')),
                   images: out.querySelectorAll('img.widget-image').length,
                   height: out.getBoundingClientRect().height,
-                  text: (out.innerText || '').slice(0, 2000)});
+                  text: (out.textContent || '').slice(0, 4000)});
     const seen = new Set();
     for (const [kind, sel] of holders) {
       out.querySelectorAll(sel).forEach((el) => {
