@@ -8,7 +8,7 @@ import pytest
 
 from tests.browser.harness import REQUIRE_ENV, browser_required, browser_unavailable_reason, lab_session
 
-BUDGET_S = 360  # the whole browser test, all notebooks of both editions (English, Korean) together
+BUDGET_S = 480  # the whole browser test, all notebooks of both editions (English, Korean) together
 _TIMINGS: dict[str, float] = {}
 
 
