@@ -51,7 +51,6 @@ LANGUAGE_CELL = ('from course_utils.i18n import set_language\n\n'
 #: String literals in notebook code that are values, not text for a reader (legend positions...).
 CODE_STRINGS = {"lower left", "lower right", "upper left", "upper right", "upper center", "lower center",
                 "center left", "center right", "best", "center"}
-_WORDS = re.compile(r"[A-Za-z]{2,}[^A-Za-z\n]+[A-Za-z]{2,}")
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _LATIN = re.compile(r"[A-Za-z]")
 
