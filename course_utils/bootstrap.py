@@ -96,6 +96,9 @@ class PairedBootstrap:
                   "images like these", **numbers)
 
 
+_SIMS_PER_CHUNK = 100  # resamples / simulated boards scored at once (bounded memory)
+
+
 def paired_bootstrap(y_true, pred_a, pred_b, *, n_classes: int | None = None, n_boot: int = 2000,
                      seed: int = 0, level: float = 0.95) -> PairedBootstrap:
     """Paired bootstrap of macro-F1 and per-class recall for predictions ``pred_a`` and ``pred_b``.
@@ -109,11 +112,17 @@ def paired_bootstrap(y_true, pred_a, pred_b, *, n_classes: int | None = None, n_
                          "three 1-D arrays of equal length (the same test images)")
     k = int(max(y.max(), a.max(), b.max())) + 1 if n_classes is None else n_classes
     idx = bootstrap_indices(len(y), n_boot, seed)
-    yt, pa, pb = y[idx], a[idx], b[idx]
     point = {"f1_a": float(macro_f1_batch(y, a, k)), "f1_b": float(macro_f1_batch(y, b, k)),
              "recall_a": recall_batch(y, a, k), "recall_b": recall_batch(y, b, k)}
-    return PairedBootstrap(macro_f1_batch(yt, pa, k), macro_f1_batch(yt, pb, k), recall_batch(yt, pa, k),
-                           recall_batch(yt, pb, k), point, len(y), level)
+    f1_a, f1_b = np.empty(len(idx)), np.empty(len(idx))
+    recall_a, recall_b = np.empty((len(idx), k)), np.empty((len(idx), k))
+    for start in range(0, len(idx), _SIMS_PER_CHUNK):  # a few resamples at a time: bounded memory
+        rows = idx[start:start + _SIMS_PER_CHUNK]
+        part = slice(start, start + len(rows))
+        yt, pa, pb = y[rows], a[rows], b[rows]
+        f1_a[part], f1_b[part] = macro_f1_batch(yt, pa, k), macro_f1_batch(yt, pb, k)
+        recall_a[part], recall_b[part] = recall_batch(yt, pa, k), recall_batch(yt, pb, k)
+    return PairedBootstrap(f1_a, f1_b, recall_a, recall_b, point, len(y), level)
 
 
 def per_image_sd(boot: PairedBootstrap) -> float:
@@ -186,11 +195,16 @@ def simulate_leaderboard(y_true, pred_a, pred_b, *, n_test: int | None = None, p
     check_number("n_test", n, low=2, integer=True)
     k = int(max(y.max(), a.max(), b.max())) + 1 if n_classes is None else n_classes
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(y), size=(n_sims, n))
+    # (int32: the same draw as int64 for a pool under 2**31 images, in half the memory)
+    idx = rng.integers(0, len(y), size=(n_sims, n), dtype=np.int32 if len(y) < 2**31 else np.int64)
     n_pub = max(1, min(n - 1, round(public_share * n)))
-    pub, priv = idx[:, :n_pub], idx[:, n_pub:]  # the draw is already in random order
-    gap_pub = macro_f1_batch(y[pub], b[pub], k) - macro_f1_batch(y[pub], a[pub], k)
-    gap_priv = macro_f1_batch(y[priv], b[priv], k) - macro_f1_batch(y[priv], a[priv], k)
+    gap_pub, gap_priv = np.empty(n_sims), np.empty(n_sims)
+    for start in range(0, n_sims, _SIMS_PER_CHUNK):  # boards of a few simulations at a time: bounded memory
+        rows = idx[start:start + _SIMS_PER_CHUNK]
+        pub, priv = rows[:, :n_pub], rows[:, n_pub:]  # the draw is already in random order
+        part = slice(start, start + len(rows))
+        gap_pub[part] = macro_f1_batch(y[pub], b[pub], k) - macro_f1_batch(y[pub], a[pub], k)
+        gap_priv[part] = macro_f1_batch(y[priv], b[priv], k) - macro_f1_batch(y[priv], a[priv], k)
     sign_pub, sign_priv = np.sign(gap_pub), np.sign(gap_priv)
     # a tie on a board names no winner: the winner is then a coin flip (half a shake-up), as in the formula,
     # where a tie has probability 0

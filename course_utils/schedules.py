@@ -2,7 +2,9 @@
 
 Nothing here re-implements a schedule: :func:`lr_curve` steps a throw-away ``SGD(lr=lr)`` and the
 named torch scheduler (``optimizer.step()``, then ``scheduler.step()``) and records the lr of each
-epoch. ``ReduceLROnPlateau``, which reads a validation loss instead, is in :mod:`course_utils.plateau`
+epoch (as no parameter has a gradient, only the first ``optimizer.step()`` is called: torch checks the
+order there, and the others change no lr -- a test compares with the loop that calls both every
+epoch). ``ReduceLROnPlateau``, which reads a validation loss instead, is in :mod:`course_utils.plateau`
 (its names are reachable from here too: ``schedules.plateau_trace``). Each scheduler is
 ONE :class:`SchedulerSpec` in :data:`SCHEDULERS` (its arguments' checks and sliders, its closed
 form, how to build it). Drawing: ``plot_x(ax, ...)`` -> artists, ``update_x(artists, ...)``; the
@@ -230,9 +232,10 @@ def _lr_curve_cached(name: str, steps: int, lr: float, frozen: tuple) -> tuple[f
         scheduler = (spec.build(optimizer, params) if spec.build is not None
                      else getattr(lr_scheduler, name)(optimizer, **params))
         lrs = []
-        for _ in range(steps):
+        for epoch in range(steps):
             lrs.append(float(optimizer.param_groups[0]["lr"]))  # the lr this epoch trains with
-            optimizer.step()  # (no gradient here: nothing moves, but torch sees the right order)
+            if epoch == 0:  # torch checks the order once, at the first scheduler.step(); later
+                optimizer.step()  # optimizer.step() calls (no gradient: nothing moves) change no lr
             scheduler.step()
     except (ArithmeticError, TypeError, ValueError, KeyError) as exc:
         raise ValueError(f"torch rejected {scheduler_call(name, **params)} with steps={steps}, lr={lr}: "

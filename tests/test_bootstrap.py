@@ -28,8 +28,8 @@ def _two_models(n=400, k=5, seed=0):
 
 def test_paired_bootstrap_equals_a_loop_over_sklearn_with_the_same_draws():
     y, a, b = _two_models()
-    boot = paired_bootstrap(y, a, b, n_classes=5, n_boot=100, seed=7)
-    idx = np.random.default_rng(7).integers(0, len(y), size=(100, len(y)))  # the documented draw
+    boot = paired_bootstrap(y, a, b, n_classes=5, n_boot=250, seed=7)  # (scored 100 resamples at a time)
+    idx = np.random.default_rng(7).integers(0, len(y), size=(250, len(y)))  # the documented draw
     fa = [f1_score(y[i], a[i], average="macro", labels=range(5), zero_division=0) for i in idx]
     fb = [f1_score(y[i], b[i], average="macro", labels=range(5), zero_division=0) for i in idx]
     np.testing.assert_allclose(boot.f1_a, fa, rtol=1e-12)
@@ -82,13 +82,15 @@ def test_formula_with_the_bootstrap_spread_predicts_the_simulated_leaderboards()
         sim = simulate_leaderboard(y, a, b, n_test=n_test, n_sims=3000, seed=n_test, n_classes=5)
         predicted = float(shakeup_probability(sim["pool_gap"], sd, n_test, 0.3))
         assert sim["shakeup"] == pytest.approx(predicted, abs=0.04), n_test
-        # the simulation itself, re-derived for the first leaderboard
-    sim = simulate_leaderboard(y, a, b, n_test=500, n_sims=5, seed=3, n_classes=5)
-    idx = np.random.default_rng(3).integers(0, len(y), size=(5, 500))
-    pub = idx[0, :150]
-    ref = (f1_score(y[pub], b[pub], average="macro", labels=range(5), zero_division=0)
-           - f1_score(y[pub], a[pub], average="macro", labels=range(5), zero_division=0))
-    assert sim["gap_public"][0] == pytest.approx(ref, abs=1e-12)
+    # the simulation itself, re-derived for leaderboards in each block of 100 that it scores at once
+    sim = simulate_leaderboard(y, a, b, n_test=500, n_sims=205, seed=3, n_classes=5)
+    idx = np.random.default_rng(3).integers(0, len(y), size=(205, 500))
+    for row in (0, 99, 100, 204):
+        pub, priv = idx[row, :150], idx[row, 150:]
+        for board, gap in ((pub, sim["gap_public"][row]), (priv, sim["gap_private"][row])):
+            ref = (f1_score(y[board], b[board], average="macro", labels=range(5), zero_division=0)
+                   - f1_score(y[board], a[board], average="macro", labels=range(5), zero_division=0))
+            assert gap == pytest.approx(ref, abs=1e-12), row
 
 
 def test_bad_arguments_name_themselves():

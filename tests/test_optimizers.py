@@ -143,8 +143,8 @@ def test_widget_shows_divergence_as_a_message():
     assert w.last_error is None
     w.controls["lr"].value = 10.0
     assert w.last_error is None
-    assert w.message.get_visible() and "SGD diverged at step" in w.message.get_text()
-    assert "diverged" in w.readout.value
+    assert w.message.get_visible() and "SGD diverged" in w.message.get_text()
+    assert "diverged at step" in w.readout.value and "lr=10" in w.readout.value
     assert np.all(np.isfinite(w.ax.get_xlim() + w.ax.get_ylim() + w.ax_loss.get_ylim()))
     assert np.all(np.isfinite(w.runs[0][0].get_xydata()))
     w.controls["lr"].value = 0.01

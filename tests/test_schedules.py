@@ -564,3 +564,45 @@ def test_lr_axis_label_stays_in_the_figure_and_says_log(lr):
             assert all(t.x0 > box.x1 for t in ticks), f"{name}, lr={lr}: tick labels cover the y label"
     plateau = EXPLORERS["plateau"]()
     assert plateau.ax_lr.get_yscale() == "log" and plateau.ax_lr.get_ylabel() == "learning rate (log)"
+
+
+# --- lr_curve against the textbook loop (optimizer.step(), then scheduler.step(), every epoch) ----------
+_TEXTBOOK_CASES = [
+    ("StepLR", {"step_size": 3, "gamma": 0.5}),
+    ("MultiStepLR", {"milestones": [4, 9], "gamma": 0.2}),
+    ("ExponentialLR", {"gamma": 0.9}),
+    ("CosineAnnealingLR", {"T_max": 7, "eta_min": 0.01}),
+    ("CosineAnnealingWarmRestarts", {"T_0": 3, "T_mult": 2}),
+    ("LinearLR", {"start_factor": 0.2, "total_iters": 5}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": 4}),
+    ("PolynomialLR", {"total_iters": 10, "power": 2.0}),
+    ("OneCycleLR", {"max_lr": 0.3, "total_steps": 20}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.2, "step_size_up": 3}),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), _TEXTBOOK_CASES, ids=[c[0] for c in _TEXTBOOK_CASES])
+def test_lr_curve_is_the_loop_that_steps_both_every_epoch(name, params):
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.1)
+    scheduler = getattr(torch.optim.lr_scheduler, name)(optimizer, **params)
+    expected = []
+    for _ in range(20):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lr_curve(name, 20, lr=0.1, **params) == expected
+
+
+def test_warmup_cosine_is_the_sequential_loop_that_steps_both_every_epoch():
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=0.1)
+    warm = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.25, end_factor=1.0, total_iters=4)
+    cos = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=16)
+    scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, [warm, cos], milestones=[4])
+    expected = []
+    for _ in range(20):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lr_curve("WarmupCosine", 20, lr=0.1, warmup_steps=4, start_factor=0.25, T_max=16) == expected

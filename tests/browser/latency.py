@@ -15,7 +15,8 @@ the ratio to the floor in the same page does not, and the course's bar is a rati
 ``{"notebook", "widget", "control", "median_ms", "n", "watched", "floor_ms", "ratio"}`` (``widget``: the
 cell's last line, e.g. ``CrossEntropyExplorer()``; ``n``: the moves that changed the plot within 3 s;
 ``watched``: ``"plot"``, or ``"readout"`` when the first two moves left the plot as it was (a slider that
-only sets what a button will do); ``floor_ms``: the bare slider's median in the same page). With
+only sets what a button will do); ``floor_ms``: the bare slider's median, timed with its box moved to
+just above the widget, right before that slider's moves: load drifts over a run, the pair does not). With
 ``drag=True`` each plot slider is also dragged across its range at a hand's pace: ``drag_frames`` (new
 images shown while dragging) against ``drag_values`` (values the handle passed), and ``drag_tail_ms``
 (mouse released -> last new image). ``per_widget(rows)`` folds rows into one row per widget.
@@ -45,7 +46,9 @@ _floor_slider = _W.IntSlider(value=0, min=0, max=100, description="floor (bare s
 _floor_label = _W.Label("0")
 _floor_label.add_class("{FLOOR_CLASS}-label")
 _floor_slider.observe(lambda change: setattr(_floor_label, "value", str(change["new"])), names="value")
-_W.VBox([_floor_slider, _floor_label])
+_floor_box = _W.VBox([_floor_slider, _floor_label])
+_floor_box.add_class("{FLOOR_CLASS}")
+_floor_box
 """
 
 # The page-side clock: keydown (capture phase) stamps t0; a MutationObserver on the watched elements
@@ -72,6 +75,13 @@ _ARM_JS = r"""
 }
 """.replace("FLOOR", FLOOR_CLASS)
 _RESULT_JS = "() => window.__btLat && window.__btLat.ms"
+# Move the bare slider's box to just above a widget box (the floor is then timed where the widget is).
+_PLACE_FLOOR_JS = """(box) => {
+  const floor = document.querySelector('.FLOOR');
+  floor.dataset.btId = 'FLOOR-box';  // (timed as its own box wherever it is)
+  if (floor.nextElementSibling !== box) box.parentElement.insertBefore(floor, box);
+  floor.scrollIntoView({block: 'nearest'});
+}""".replace("FLOOR", FLOOR_CLASS)
 # Dragging: count the new images while the mouse moves, and stamp the last one after the release.
 _DRAG_ARM_JS = r"""
 (box) => {
@@ -121,16 +131,30 @@ def _time_moves(nb, handle, box, what: str, moves: int, state, timeout_ms: float
     return times
 
 
-def measure_floor(nb, moves: int = 10, timeout_ms: float = 3000) -> float | None:
-    """Median ms from a key press on the bare slider (the notebook's last cell) to its label's new text."""
-    for control in nb.controls():
-        if control.kind == "slider" and control.description.startswith("floor"):
-            box = nb.element(control.box)
-            handle = nb.element(control.id).locator(".noUi-handle").first
-            times = _time_moves(nb, handle, box, "floor", moves + 2, lambda c=control: nb.slider_state(c, 0),
-                                timeout_ms)[2:]  # the first moves warm the path up
-            return round(statistics.median(times), 1) if times else None
-    return None
+def find_floor(nb):
+    """The bare slider's control (the notebook's last cell), or None."""
+    return next((c for c in nb.controls() if c.kind == "slider" and c.description.startswith("floor")), None)
+
+
+def measure_floor(nb, moves: int = 10, timeout_ms: float = 3000, beside: str | None = None) -> float | None:
+    """Median ms from a key press on the bare slider to its label's new text.
+
+    ``beside``: the data-bt-id of a widget box; the bare slider's box is first moved on the page to
+    just above it, so that the floor is timed where that widget is, right before it is (the page's
+    state and the machine's load drift over a run: a floor timed once per notebook drifted from 25 to
+    41 ms between two runs of the same notebook).
+    """
+    control = find_floor(nb)
+    if control is None:
+        return None
+    box = nb.element(control.box)
+    if beside is not None:
+        nb.element(beside).evaluate(_PLACE_FLOOR_JS)
+        box = nb.element(f"{FLOOR_CLASS}-box")
+    handle = nb.element(control.id).locator(".noUi-handle").first
+    times = _time_moves(nb, handle, box, "floor", moves + 2, lambda c=control: nb.slider_state(c, 0),
+                        timeout_ms)[2:]  # the first moves warm the path up
+    return round(statistics.median(times), 1) if times else None
 
 
 def measure_drag(nb, control, box, seconds: float = 1.5, steps: int = 60) -> dict:
@@ -166,11 +190,11 @@ def measure_page(nb, nb_path: Path, moves: int = 10, timeout_ms: float = 3000,
     described = nb.describe()
     names = _widget_names(nb_path)
     cell_of = {w["id"]: w["cell"] for w in described["widgets"]}
-    floor = measure_floor(nb, moves, timeout_ms)
     box_number: dict[str, tuple[int, int]] = {}  # box id -> (cell, number of the box within the cell)
     rows = []
     for control in nb.controls():
-        if control.kind != "slider" or control.disabled or not control.visible:
+        if (control.kind != "slider" or control.disabled or not control.visible
+                or control.description.startswith("floor")):
             continue
         box = nb.element(control.box)
         if box.locator("img.widget-image").count() == 0:
@@ -188,6 +212,8 @@ def measure_page(nb, nb_path: Path, moves: int = 10, timeout_ms: float = 3000,
         got = _time_moves(nb, handle, box, "plot", 2, state, timeout_ms)
         if not got:  # the plot does not follow this slider (a button applies it): time the readout
             watched = "readout"
+        # the floor for this slider: timed just above its widget, right before its moves
+        floor = measure_floor(nb, max(6, moves // 2), timeout_ms, beside=control.box)
         got = _time_moves(nb, handle, box, watched, moves, state, timeout_ms)
         row = {"notebook": Path(nb_path).name, "widget": widget, "control": control.description,
                "median_ms": round(statistics.median(got), 1) if got else None, "n": len(got),
@@ -242,10 +268,15 @@ def per_widget(rows: list[dict]) -> list[dict]:
         folded.append({"notebook": w["notebook"], "widget": w["widget"], "control": "(all sliders)",
                        "n": w["n"],
                        "median_ms": round(statistics.median(r["median_ms"] for r in w["rows"]), 1),
-                       "floor_ms": w["rows"][0].get("floor_ms"),
+                       "floor_ms": _median_or_none(r.get("floor_ms") for r in w["rows"]),
                        "ratio": round(statistics.median(ratios), 2) if ratios else None,
                        "watched": "plot"})
     return folded
+
+
+def _median_or_none(values):
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 1) if values else None
 
 
 def verdict(row: dict) -> str:
