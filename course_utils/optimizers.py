@@ -294,26 +294,43 @@ def optimizer_trajectories(surface, optimizer: str = "SGD", lrs=(0.1,), steps: i
 def _run_many(s: Surface, optimizer: str, lrs: np.ndarray, steps: int, start: np.ndarray,
               params: dict) -> tuple[np.ndarray, np.ndarray]:
     """Points (steps + 1, K, dim), NaN after a row diverged, and each row's divergence step (0: never)."""
-    k = len(lrs)
-    w = torch.tensor(np.tile(start, (k, 1)), dtype=torch.float64)
-    direction = torch.zeros_like(w, requires_grad=True)
-    opt = _make_optimizer(optimizer, direction, 1.0, params)
-    group = opt.param_groups[0]
-    decay, decoupled = group.get("weight_decay", 0.0), group.get("decoupled_weight_decay", False)
-    group["weight_decay"] = 0.0  # applied here, to w (the optimizer only ever sees the zero weight)
-    lr_col = torch.tensor(lrs, dtype=torch.float64)[:, None]
-    points = np.full((steps + 1, k, s.dim), np.nan)
+    points, diverged_at = _run_groups(s, optimizer, lrs, steps, start, [params])
+    return points[:, 0], diverged_at[0]
+
+
+def _run_groups(s: Surface, optimizer: str, lrs: np.ndarray, steps: int, start: np.ndarray,
+                groups: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_run_many` for several argument sets at once, one torch param group each (the explorer's
+    β notches): points (steps + 1, G, K, dim) and divergence steps (G, K). torch checks each set as
+    its own optimizer would (Nesterov with β = 0 is refused)."""
+    g, k = len(groups), len(lrs)
+    w = torch.tensor(np.tile(start, (g * k, 1)), dtype=torch.float64)
+    directions = [torch.zeros((k, s.dim), dtype=torch.float64, requires_grad=True) for _ in groups]
+    opt = _make_optimizer(optimizer, directions[0], 1.0, groups[0])
+    for direction, params in zip(directions[1:], groups[1:], strict=True):
+        _make_optimizer(optimizer, direction, 1.0, params)  # (only torch's checks of these arguments)
+        opt.add_param_group({"params": [direction], **(OPTIMIZERS[optimizer][1] | params)})
+    first = opt.param_groups[0]
+    decay, decoupled = first.get("weight_decay", 0.0), first.get("decoupled_weight_decay", False)
+    if any(group.get("weight_decay", 0.0) != decay for group in opt.param_groups):
+        raise ValueError("groups must share one weight_decay")
+    for group in opt.param_groups:
+        group["weight_decay"] = 0.0  # applied here, to w (the optimizer only ever sees the zero weight)
+    lr_col = torch.tensor(np.tile(lrs, g), dtype=torch.float64)[:, None]
+    points = np.full((steps + 1, g * k, s.dim), np.nan)
     points[0] = start
-    diverged_at = np.zeros(k, dtype=int)
+    diverged_at = np.zeros(g * k, dtype=int)
     with torch.no_grad():
         for t in range(1, steps + 1):
             grad = s.grad(w)
-            direction.grad = grad + decay * w if decay and not decoupled else grad
-            direction.zero_()
-            opt.step()  # direction = −u
+            grad = grad + decay * w if decay and not decoupled else grad
+            for i, direction in enumerate(directions):
+                direction.grad = grad[i * k:(i + 1) * k]
+                direction.zero_()
+            opt.step()  # each direction = −u
             if decay and decoupled:
                 w.mul_(1 - lr_col * decay)
-            w.add_(lr_col * direction)
+            w.add_(lr_col * (directions[0] if g == 1 else torch.cat(directions)))
             size = w.abs().amax(dim=1).numpy()
             fresh = ~(size <= DIVERGENCE_BOUND) & (diverged_at == 0)  # (NaN fails <=)
             diverged_at[fresh] = t
@@ -321,7 +338,7 @@ def _run_many(s: Surface, optimizer: str, lrs: np.ndarray, steps: int, start: np
             points[t, keep] = w.numpy()[keep]
             if diverged_at.all():
                 break
-    return points, diverged_at
+    return points.reshape(steps + 1, g, k, s.dim), diverged_at.reshape(g, k)
 
 
 def _row(s: Surface, points: np.ndarray, diverged_at: np.ndarray, k: int, optimizer: str, lr: float,
@@ -351,11 +368,46 @@ def _grid() -> np.ndarray:
     return 10 ** np.round(np.arange(low, high + step / 2, step), 10)
 
 
-@functools.lru_cache(maxsize=64)
+#: The explorer's β notches: its momentum-β slider's values, 0 … 0.95 in steps of 0.05.
+BETA_NOTCHES = tuple(round(0.05 * i, 2) for i in range(20))
+
+
 def _cached_grid(surface: str, optimizer: str, params: tuple, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_run_many` over the lr grid, ``horizon`` steps from the surface's start (read-only)."""
+    """:func:`_run_many` over the lr grid, ``horizon`` steps from the surface's start (read-only).
+
+    For an optimizer with a β, every β notch is run at once (:func:`_beta_family`, one param group
+    each): moving the β slider then computes nothing. (A β within 1e-10 of a notch, as a slider's
+    float steps give, reads that notch's run.)
+    """
+    if optimizer in BETA_ARGUMENT and params:
+        beta = dict(params).get("momentum", dict(params).get("betas", (None,))[0])
+        family = _beta_family(surface, optimizer, horizon)
+        hit = family.get(tuple(beta_params(optimizer, round(beta, 10)).items())) if beta is not None else None
+        if hit is not None and tuple(beta_params(optimizer, beta).items()) == params:
+            return hit
+    return _grid_run(surface, optimizer, params, horizon)
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_run(surface: str, optimizer: str, params: tuple, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     s = SURFACES[surface]
     return _run_many(s, optimizer, _grid(), horizon, np.array(s.start, dtype=float), dict(params))
+
+
+@functools.lru_cache(maxsize=16)
+def _beta_family(surface: str, optimizer: str, horizon: int) -> dict:
+    """β-arguments -> :func:`_grid_run`'s result, for every β notch torch accepts, from one run."""
+    s = SURFACES[surface]
+    groups = []
+    for beta in BETA_NOTCHES:
+        params = beta_params(optimizer, beta)
+        try:
+            _make_optimizer(optimizer, torch.zeros(1, requires_grad=True), 1.0, params)
+        except ValueError:  # refused by torch (Nesterov with β = 0): the explorer says so
+            continue
+        groups.append(params)
+    points, diverged_at = _run_groups(s, optimizer, _grid(), horizon, np.array(s.start, dtype=float), groups)
+    return {tuple(params.items()): (points[:, i], diverged_at[i]) for i, params in enumerate(groups)}
 
 
 @functools.lru_cache(maxsize=256)

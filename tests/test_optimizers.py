@@ -13,6 +13,8 @@ from numpy.testing import assert_allclose
 
 from course_utils.explorers import EXPLORERS, OptimizerExplorer
 from course_utils.optimizers import (
+    BETA_ARGUMENT,
+    BETA_NOTCHES,
     DIVERGENCE_BOUND,
     OPTIMIZERS,
     SURFACES,
@@ -220,6 +222,28 @@ def test_many_lrs_at_once_equal_one_torch_run_per_lr(surface, name):
             # equal up to rounding (lr·(−u) against torch's fused w − lr·u: one ulp per step)
             assert_allclose(run.points, one.points, rtol=1e-9, atol=1e-12)
             assert_allclose(run.losses, one.losses, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(BETA_ARGUMENT))
+def test_every_beta_notch_at_once_equals_one_torch_run(name):
+    """The explorer runs all β notches of an optimizer together (one param group each): each (β, lr)
+    is one plain torch run, and torch's refusal of Nesterov with β = 0 is kept."""
+    from course_utils.optimizers import _beta_family, _cached_trajectory, _grid
+
+    family = _beta_family("bowl", name, 60)
+    refused = {0.0} if name == "Nesterov" else set()
+    betas = [dict(key)["momentum"] if "momentum" in dict(key) else dict(key)["betas"][0] for key in family]
+    assert sorted(betas) == [b for b in BETA_NOTCHES if b not in refused]
+    for beta in (BETA_NOTCHES[1], 0.5, 0.95):
+        params = beta_params(name, beta)
+        for lr in _grid()[[0, 40, 65, 75, 90]]:  # 1e-4 … 10^0.5: converging, zig-zagging, diverging
+            run = _cached_trajectory("bowl", name, float(lr), 60, tuple(params.items()))
+            one = optimizer_trajectory("bowl", name, lr=float(lr), steps=60, **params)
+            assert run.diverged_at == one.diverged_at, (beta, lr)
+            assert_allclose(run.points, one.points, rtol=1e-9, atol=1e-12)
+    if refused:
+        with pytest.raises(ValueError, match="rejected"):
+            _cached_trajectory("bowl", name, 0.1, 60, tuple(beta_params(name, 0.0).items()))
 
 
 def test_many_lrs_bad_input():

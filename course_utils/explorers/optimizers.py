@@ -14,6 +14,7 @@ from course_utils.optimizers import (
     SURFACES,
     _cached_grid,
     _cached_trajectory,
+    _grid_run,
     beta_params,
     optimizer_call,
     plot_run,
@@ -30,13 +31,18 @@ _COLORS = (COLORS["focal"], COLORS["ce"])  # the "optimizer" run, the "compare w
 _LR_DEFAULT = 10 ** -0.75  # 0.178: a notch of the lr slider where plain SGD zig-zags along y on the bowl
 
 
-def _precompute(surface: str, beta: float, steps: int) -> None:
+def _precompute(surface: str, beta: float, steps: int, shown: tuple[str, ...]) -> None:
     """Run every optimizer over the lr grid at the explorer's first β (cached): picking another optimizer
-    in either dropdown then computes nothing."""
+    in either dropdown then computes nothing. The optimizers ``shown`` first are run at every β notch
+    at once (:func:`~course_utils.optimizers._cached_grid`): moving β then computes nothing either."""
     horizon = next(h for h in _HORIZONS if h >= steps)
     for name in OPTIMIZERS:
+        params = tuple(beta_params(name, beta).items())
         try:
-            _cached_grid(surface, name, tuple(beta_params(name, beta).items()), horizon)
+            if name in shown:
+                _cached_grid(surface, name, params, horizon)
+            else:
+                _grid_run(surface, name, params, horizon)
         except ValueError:  # a setting torch refuses (Nesterov with β = 0): the explorer says so
             pass
 
@@ -79,7 +85,7 @@ class OptimizerExplorer(PlotWidget):
         self.ax, self.ax_loss = ax, ax_loss
         self._surfaces: dict[str, list] = {}
         update_surface(self._surfaces, ax, s.name)
-        _precompute(s.name, beta, int(steps))
+        _precompute(s.name, beta, int(steps), (optimizer, compare))
         first = _cached_trajectory(s.name, optimizer, float(lr), int(steps))
         self.runs = [plot_run(ax, ax_loss, first, color=color) for color in _COLORS]
         # Texts are static (drawing one costs ~4 ms, a blit of lines < 1 ms): the names of the two
