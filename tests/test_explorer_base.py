@@ -101,6 +101,20 @@ def test_control_test_values_cover_extremes_and_options():
     assert log_values[:2] == [pytest.approx(1e-4), pytest.approx(1.0)]
 
 
+def test_the_page_gets_the_png_as_a_data_url_that_pil_reads():
+    widget = PowerCurve()
+    assert widget.image.format == "url"
+    head, _, data = bytes(widget.image.value).partition(b",")
+    assert head == b"data:image/png;base64"
+    assert base64.b64decode(data, validate=True) == widget.png()
+    with Image.open(io.BytesIO(base64.b64decode(data))) as picture:  # a PNG that a decoder reads
+        assert picture.format == "PNG"
+        assert picture.size == (round(widget.fig.get_figwidth() * widget.fig.dpi),
+                                round(widget.fig.get_figheight() * widget.fig.dpi))
+    widget.controls["p"].value = 2.0
+    assert base64.b64decode(bytes(widget.image.value).partition(b",")[2]) == widget.png()
+
+
 def test_mimebundle_has_a_static_png_fallback():
     widget = PowerCurve()
     bundle = widget._repr_mimebundle_()
