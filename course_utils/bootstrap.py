@@ -99,6 +99,12 @@ class PairedBootstrap:
 _SIMS_PER_CHUNK = 100  # resamples / simulated boards scored at once (bounded memory)
 
 
+def _blocks(n: int):
+    """Slices of ``range(n)``, ``_SIMS_PER_CHUNK`` long (the last one shorter)."""
+    for start in range(0, n, _SIMS_PER_CHUNK):
+        yield slice(start, min(start + _SIMS_PER_CHUNK, n))
+
+
 def paired_bootstrap(y_true, pred_a, pred_b, *, n_classes: int | None = None, n_boot: int = 2000,
                      seed: int = 0, level: float = 0.95) -> PairedBootstrap:
     """Paired bootstrap of macro-F1 and per-class recall for predictions ``pred_a`` and ``pred_b``.
@@ -116,10 +122,8 @@ def paired_bootstrap(y_true, pred_a, pred_b, *, n_classes: int | None = None, n_
              "recall_a": recall_batch(y, a, k), "recall_b": recall_batch(y, b, k)}
     f1_a, f1_b = np.empty(len(idx)), np.empty(len(idx))
     recall_a, recall_b = np.empty((len(idx), k)), np.empty((len(idx), k))
-    for start in range(0, len(idx), _SIMS_PER_CHUNK):  # a few resamples at a time: bounded memory
-        rows = idx[start:start + _SIMS_PER_CHUNK]
-        part = slice(start, start + len(rows))
-        yt, pa, pb = y[rows], a[rows], b[rows]
+    for part in _blocks(len(idx)):  # a few resamples at a time: bounded memory
+        yt, pa, pb = y[idx[part]], a[idx[part]], b[idx[part]]
         f1_a[part], f1_b[part] = macro_f1_batch(yt, pa, k), macro_f1_batch(yt, pb, k)
         recall_a[part], recall_b[part] = recall_batch(yt, pa, k), recall_batch(yt, pb, k)
     return PairedBootstrap(f1_a, f1_b, recall_a, recall_b, point, len(y), level)
@@ -199,10 +203,8 @@ def simulate_leaderboard(y_true, pred_a, pred_b, *, n_test: int | None = None, p
     idx = rng.integers(0, len(y), size=(n_sims, n), dtype=np.int32 if len(y) < 2**31 else np.int64)
     n_pub = max(1, min(n - 1, round(public_share * n)))
     gap_pub, gap_priv = np.empty(n_sims), np.empty(n_sims)
-    for start in range(0, n_sims, _SIMS_PER_CHUNK):  # boards of a few simulations at a time: bounded memory
-        rows = idx[start:start + _SIMS_PER_CHUNK]
-        pub, priv = rows[:, :n_pub], rows[:, n_pub:]  # the draw is already in random order
-        part = slice(start, start + len(rows))
+    for part in _blocks(n_sims):  # boards of a few simulations at a time: bounded memory
+        pub, priv = idx[part, :n_pub], idx[part, n_pub:]  # the draw is already in random order
         gap_pub[part] = macro_f1_batch(y[pub], b[pub], k) - macro_f1_batch(y[pub], a[pub], k)
         gap_priv[part] = macro_f1_batch(y[priv], b[priv], k) - macro_f1_batch(y[priv], a[priv], k)
     sign_pub, sign_priv = np.sign(gap_pub), np.sign(gap_priv)

@@ -301,14 +301,14 @@ def _run_many(s: Surface, optimizer: str, lrs: np.ndarray, steps: int, start: np
 def _run_groups(s: Surface, optimizer: str, lrs: np.ndarray, steps: int, start: np.ndarray,
                 groups: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_run_many` for several argument sets at once, one torch param group each (the explorer's
-    β notches): points (steps + 1, G, K, dim) and divergence steps (G, K). torch checks each set as
-    its own optimizer would (Nesterov with β = 0 is refused)."""
+    β notches): points (steps + 1, G, K, dim) and divergence steps (G, K). torch checks the first set;
+    the others must be sets torch accepts (``add_param_group`` does not check them:
+    :func:`_beta_family` keeps only those)."""
     g, k = len(groups), len(lrs)
     w = torch.tensor(np.tile(start, (g * k, 1)), dtype=torch.float64)
     directions = [torch.zeros((k, s.dim), dtype=torch.float64, requires_grad=True) for _ in groups]
     opt = _make_optimizer(optimizer, directions[0], 1.0, groups[0])
     for direction, params in zip(directions[1:], groups[1:], strict=True):
-        _make_optimizer(optimizer, direction, 1.0, params)  # (only torch's checks of these arguments)
         opt.add_param_group({"params": [direction], **(OPTIMIZERS[optimizer][1] | params)})
     first = opt.param_groups[0]
     decay, decoupled = first.get("weight_decay", 0.0), first.get("decoupled_weight_decay", False)
@@ -381,10 +381,11 @@ def _cached_grid(surface: str, optimizer: str, params: tuple, horizon: int) -> t
     """
     if optimizer in BETA_ARGUMENT and params:
         beta = dict(params).get("momentum", dict(params).get("betas", (None,))[0])
-        family = _beta_family(surface, optimizer, horizon)
-        hit = family.get(tuple(beta_params(optimizer, round(beta, 10)).items())) if beta is not None else None
-        if hit is not None and tuple(beta_params(optimizer, beta).items()) == params:
-            return hit
+        if beta is not None and tuple(beta_params(optimizer, beta).items()) == params:  # (β and nothing else)
+            notch = tuple(beta_params(optimizer, round(beta, 10)).items())
+            hit = _beta_family(surface, optimizer, horizon).get(notch)
+            if hit is not None:
+                return hit
     return _grid_run(surface, optimizer, params, horizon)
 
 

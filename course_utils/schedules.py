@@ -231,11 +231,12 @@ def _lr_curve_cached(name: str, steps: int, lr: float, frozen: tuple) -> tuple[f
     try:
         scheduler = (spec.build(optimizer, params) if spec.build is not None
                      else getattr(lr_scheduler, name)(optimizer, **params))
+        # torch checks the order once, at the first scheduler.step(); further optimizer.step() calls
+        # (no gradient: nothing moves) would change no lr
+        optimizer.step()
         lrs = []
-        for epoch in range(steps):
+        for _ in range(steps):
             lrs.append(float(optimizer.param_groups[0]["lr"]))  # the lr this epoch trains with
-            if epoch == 0:  # torch checks the order once, at the first scheduler.step(); later
-                optimizer.step()  # optimizer.step() calls (no gradient: nothing moves) change no lr
             scheduler.step()
     except (ArithmeticError, TypeError, ValueError, KeyError) as exc:
         raise ValueError(f"torch rejected {scheduler_call(name, **params)} with steps={steps}, lr={lr}: "
