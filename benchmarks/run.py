@@ -12,9 +12,8 @@ Notebook rows: each notebook executed top to bottom in a fresh kernel (nbclient)
 "cold" is kernel start + all cells, "cells" is the cells alone; peak RSS is the kernel's own
 ``ru_maxrss`` read at the end. Widget rows: every explorer of the catalogue
 (``course_utils.explorers.EXPLORERS``), each control moved through its extremes and a spread of
-values from Python
-(the path a slider move takes in the kernel); the median and 90th percentile of the time from the
-new value to the new PNG. Medians throughout.
+values on its step grid, from Python (the path a slider move takes in the kernel); the median and 90th
+percentile of the time from the new value to the new PNG. Medians throughout.
 """
 
 from __future__ import annotations
@@ -67,8 +66,28 @@ def benchmark_widgets() -> dict:
     return {f"{entry.notebook[:2]} {name}": entry for name, entry in EXPLORERS.items()}
 
 
+def on_step_grid(control, value):
+    """``value`` as the slider on the page would set it: on the step grid from ``min`` (for a log
+    slider, a grid of exponents), within ``min``..``max``. A slider on the page only takes these
+    values; a value between two notches would time a path that no move of the slider takes."""
+    import math
+
+    import ipywidgets as W
+
+    step = getattr(control, "step", None)
+    if not step or isinstance(value, (bool, tuple)):
+        return value
+    if isinstance(control, W.FloatLogSlider):
+        exponent = math.log(value, control.base)
+        k = round((exponent - control.min) / step)
+        return control.base ** min(control.max, max(control.min, round(control.min + k * step, 10)))
+    k = round((value - control.min) / step)
+    return type(control.value)(min(control.max, max(control.min, round(control.min + k * step, 10))))
+
+
 def control_moves(control, spread: int = 10) -> list:
-    """The values a benchmark moves a control through: extremes, options, a spread of slider values."""
+    """The values a benchmark moves a control through: extremes, options, a spread of slider values
+    (each on the slider's step grid: :func:`on_step_grid`)."""
     import ipywidgets as W
     import numpy as np
 
@@ -82,6 +101,7 @@ def control_moves(control, spread: int = 10) -> list:
         if isinstance(control, W.FloatLogSlider):
             grid = control.base ** grid
         values += [type(control.value)(v) for v in grid]
+        values = [on_step_grid(control, v) for v in values]
     return values
 
 

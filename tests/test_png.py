@@ -1,13 +1,30 @@
 """The explorers' PNG writers, decoded by an independent reader (Pillow)."""
 
 import io
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from course_utils.explorers import png as png_module
 from course_utils.explorers.png import IndexedEncoder, colour_bins, rgba_png
 from course_utils.plotting import new_figure
+
+isal_zlib = pytest.importorskip("isal.isal_zlib")  # pinned in requirements.txt
+INSTALLED_DEFLATE = png_module.deflate  # (before the fixture below swaps it)
+
+
+@pytest.fixture(autouse=True, params=["isal", "zlib"])
+def deflate(request, monkeypatch):
+    """Every test here runs with ISA-L's deflate (installed) and with the standard library's (fallback)."""
+    compress = {"isal": isal_zlib.compress, "zlib": zlib.compress}[request.param]
+    monkeypatch.setattr(png_module, "deflate", compress)
+    return request.param
+
+
+def test_the_installed_deflate_is_isal():
+    assert INSTALLED_DEFLATE is isal_zlib.compress
 
 
 def decode(png: bytes) -> np.ndarray:

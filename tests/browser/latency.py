@@ -16,7 +16,8 @@ the ratio to the floor in the same page does not, and the course's bar is a rati
 cell's last line, e.g. ``CrossEntropyExplorer()``; ``n``: the moves that changed the plot within 3 s;
 ``watched``: ``"plot"``, or ``"readout"`` when the first two moves left the plot as it was (a slider that
 only sets what a button will do); ``floor_ms``: the bare slider's median, timed with its box moved to
-just above the widget, right before that slider's moves: load drifts over a run, the pair does not). With
+just above the widget, in a block of moves right before that slider's moves and another right after:
+load drifts over a run, the blocks around a slider share it). With
 ``drag=True`` each plot slider is also dragged across its range at a hand's pace: ``drag_frames`` (new
 images shown while dragging) against ``drag_values`` (values the handle passed), and ``drag_tail_ms``
 (mouse released -> last new image). ``per_widget(rows)`` folds rows into one row per widget.
@@ -108,18 +109,24 @@ def _widget_names(nb_path: Path) -> dict[int, str]:
     return names
 
 
-def _time_moves(nb, handle, box, what: str, moves: int, state, timeout_ms: float) -> list[float]:
+def _time_moves(nb, handle, box, what: str, moves: int, state, timeout_ms: float,
+                direction: dict | None = None) -> list[float]:
     """Press arrow keys on ``handle`` ``moves`` times; page-side ms from each key press to the first
-    change of ``what`` in ``box`` (moves that changed nothing within ``timeout_ms`` are left out)."""
+    change of ``what`` in ``box`` (moves that changed nothing within ``timeout_ms`` are left out).
+    ``direction``: a dict that keeps the key between calls (one move per call, alternating with
+    another slider, then walks the range instead of bouncing between its last two values)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    times, key = [], "ArrowRight"
+    direction = {} if direction is None else direction
+    times = []
     for _ in range(moves):
+        key = direction.get("key", "ArrowRight")
         now = state()
         if key == "ArrowRight" and now["now"] >= now["max"]:
             key = "ArrowLeft"
         elif key == "ArrowLeft" and now["now"] <= now["min"]:
             key = "ArrowRight"
+        direction["key"] = key
         nb.page.evaluate(_ARM_JS, [box.element_handle(), what])
         handle.press(key)
         try:
@@ -136,14 +143,9 @@ def find_floor(nb):
     return next((c for c in nb.controls() if c.kind == "slider" and c.description.startswith("floor")), None)
 
 
-def measure_floor(nb, moves: int = 10, timeout_ms: float = 3000, beside: str | None = None) -> float | None:
-    """Median ms from a key press on the bare slider to its label's new text.
-
-    ``beside``: the data-bt-id of a widget box; the bare slider's box is first moved on the page to
-    just above it, so that the floor is timed where that widget is, right before it is (the page's
-    state and the machine's load drift over a run: a floor timed once per notebook drifted from 25 to
-    41 ms between two runs of the same notebook).
-    """
+def _floor_probe(nb, beside: str | None = None):
+    """``(handle, box, state)`` of the bare slider, its box first moved to just above the widget box
+    ``beside`` (a data-bt-id); None when the page has no bare slider."""
     control = find_floor(nb)
     if control is None:
         return None
@@ -152,9 +154,29 @@ def measure_floor(nb, moves: int = 10, timeout_ms: float = 3000, beside: str | N
         nb.element(beside).evaluate(_PLACE_FLOOR_JS)
         box = nb.element(f"{FLOOR_CLASS}-box")
     handle = nb.element(control.id).locator(".noUi-handle").first
-    times = _time_moves(nb, handle, box, "floor", moves + 2, lambda c=control: nb.slider_state(c, 0),
-                        timeout_ms)[2:]  # the first moves warm the path up
+    return handle, box, lambda c=control: nb.slider_state(c, 0)
+
+
+def measure_floor(nb, moves: int = 10, timeout_ms: float = 3000, beside: str | None = None) -> float | None:
+    """Median ms from a key press on the bare slider to its label's new text.
+
+    ``beside``: the data-bt-id of a widget box; the bare slider's box is first moved on the page to
+    just above it, so that the floor is timed where that widget is (the page's state and the
+    machine's load drift over a run: a floor timed once per notebook drifted from 25 to 41 ms between
+    two runs of the same notebook). :func:`measure_page` times a block before and a block after each
+    slider's moves.
+    """
+    times = _time_floor_block(nb, beside, moves, timeout_ms)
     return round(statistics.median(times), 1) if times else None
+
+
+def _time_floor_block(nb, beside: str | None, moves: int, timeout_ms: float) -> list[float]:
+    """``moves`` timed moves of the bare slider (after two that are not: see :func:`measure_floor`)."""
+    probe = _floor_probe(nb, beside)
+    if probe is None:
+        return []
+    handle, box, state = probe
+    return _time_moves(nb, handle, box, "floor", moves + 2, state, timeout_ms)[2:]  # 2 warm the path up
 
 
 def measure_drag(nb, control, box, seconds: float = 1.5, steps: int = 60) -> dict:
@@ -208,13 +230,22 @@ def measure_page(nb, nb_path: Path, moves: int = 10, timeout_ms: float = 3000,
         handle = nb.element(control.id).locator(".noUi-handle").first
         original = nb.slider_state(control, 0)
         state = lambda c=control: nb.slider_state(c, 0)  # noqa: E731
-        watched = "plot"
-        got = _time_moves(nb, handle, box, "plot", 2, state, timeout_ms)
+        watched, walk_slider = "plot", {}
+        got = _time_moves(nb, handle, box, "plot", 2, state, timeout_ms, walk_slider)
         if not got:  # the plot does not follow this slider (a button applies it): time the readout
             watched = "readout"
-        # the floor for this slider: timed just above its widget, right before its moves
-        floor = measure_floor(nb, max(6, moves // 2), timeout_ms, beside=control.box)
-        got = _time_moves(nb, handle, box, watched, moves, state, timeout_ms)
+        # The floor for this slider: its box moved to just above the widget, into the widget's cell
+        # (two bare sliders in two cells, moved in turn, took 45-52 ms a move against 26-28 in a block),
+        # timed in a block of moves right before the slider's moves and in another right after, so
+        # that a drift of the load during the slider's moves weighs on both. Each block starts with
+        # moves that are not counted: the first move after the key goes to another handle is slower.
+        # (Alternating floor and slider moves one by one was tried and rejected: a floor move right
+        # after a plot's move was ~5 ms slower than in a block, which flattered every ratio.)
+        floor_times, got = [], []
+        floor_times += _time_floor_block(nb, control.box, max(3, moves // 2), timeout_ms)
+        got = _time_moves(nb, handle, box, watched, moves + 1, state, timeout_ms, walk_slider)[1:]
+        floor_times += _time_floor_block(nb, control.box, max(3, moves // 2), timeout_ms)
+        floor = round(statistics.median(floor_times), 1) if floor_times else None
         row = {"notebook": Path(nb_path).name, "widget": widget, "control": control.description,
                "median_ms": round(statistics.median(got), 1) if got else None, "n": len(got),
                "watched": watched, "floor_ms": floor}
