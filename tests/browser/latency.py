@@ -113,8 +113,8 @@ def _time_moves(nb, handle, box, what: str, moves: int, state, timeout_ms: float
                 direction: dict | None = None) -> list[float]:
     """Press arrow keys on ``handle`` ``moves`` times; page-side ms from each key press to the first
     change of ``what`` in ``box`` (moves that changed nothing within ``timeout_ms`` are left out).
-    ``direction``: a dict that keeps the key between calls (one move per call, alternating with
-    another slider, then walks the range instead of bouncing between its last two values)."""
+    ``direction``: a dict that keeps the key between calls, so that one slider's moves split over
+    several calls walk on in the same direction."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     direction = {} if direction is None else direction
@@ -235,14 +235,13 @@ def measure_page(nb, nb_path: Path, moves: int = 10, timeout_ms: float = 3000,
         if not got:  # the plot does not follow this slider (a button applies it): time the readout
             watched = "readout"
         # The floor for this slider: its box moved to just above the widget, into the widget's cell
-        # (two bare sliders in two cells, moved in turn, took 45-52 ms a move against 26-28 in a block),
+        # (two bare sliders in two cells, moved in turn, took 45-53 ms a move against 26-28 in a block),
         # timed in a block of moves right before the slider's moves and in another right after, so
         # that a drift of the load during the slider's moves weighs on both. Each block starts with
         # moves that are not counted: the first move after the key goes to another handle is slower.
         # (Alternating floor and slider moves one by one was tried and rejected: a floor move right
         # after a plot's move was ~5 ms slower than in a block, which flattered every ratio.)
-        floor_times, got = [], []
-        floor_times += _time_floor_block(nb, control.box, max(3, moves // 2), timeout_ms)
+        floor_times = _time_floor_block(nb, control.box, max(3, moves // 2), timeout_ms)
         got = _time_moves(nb, handle, box, watched, moves + 1, state, timeout_ms, walk_slider)[1:]
         floor_times += _time_floor_block(nb, control.box, max(3, moves // 2), timeout_ms)
         floor = round(statistics.median(floor_times), 1) if floor_times else None
