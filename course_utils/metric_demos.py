@@ -183,6 +183,17 @@ def ranking_breakdown(relevance, k) -> dict:
     ``gains`` (rel / log2(r + 1)), ``dcg``, ``ideal_dcg``, ``n_relevant``, ``sklearn_ap``
     (``average_precision_score`` over all ranks, None without a relevant item) and ``scores``.
     """
+    return _ranking_breakdown(*_checked_ranking(relevance, k))
+
+
+def ranking_terms(relevance, k) -> dict:
+    """:func:`ranking_breakdown` without its scikit-learn calls (numpy only; a cached lookup): the same
+    keys but ``sklearn_ap``, with ``ndcg`` = ``dcg / ideal_dcg`` (0 without a relevant item), the value
+    ``sklearn.metrics.ndcg_score`` gives for this list (the scores fall: no ties)."""
+    return _ranking_terms(*_checked_ranking(relevance, k))
+
+
+def _checked_ranking(relevance, k) -> tuple[tuple, int]:
     rel = np.asarray(relevance)
     if rel.ndim != 1:
         raise ValueError(f"relevance has shape {rel.shape}; allowed: a 1-D list of relevances, in ranked "
@@ -191,23 +202,39 @@ def ranking_breakdown(relevance, k) -> dict:
     check_number("k", k, low=1, high=rel.size, integer=True)
     if rel.size < 2:
         raise ValueError(f"relevance has {rel.size} item; allowed: at least 2 (NDCG of one item is always 1)")
-    return _ranking_breakdown(tuple(float(r) for r in rel), int(k))
+    return tuple(float(r) for r in rel), int(k)
+
+
+@lru_cache(maxsize=512)
+def _ranking_terms(relevance: tuple, k: int) -> dict:
+    """:func:`ranking_terms` on checked arguments."""
+    rel = np.array(relevance)
+    scores = np.linspace(1.0, 0.3, rel.size)  # rank r holds the item with the r-th highest score
+    hit = (rel > 0).astype(float)
+    discount = 1 / np.log2(np.arange(2, rel.size + 2))
+    dcg, ideal = float(rel[:k] @ discount[:k]), float(np.sort(rel)[::-1][:k] @ discount[:k])
+    return {
+        "rr": float(_reciprocal_ranks(hit[None, :])[0]),
+        "ap": float(_average_precisions(hit[None, :], k)[0]),
+        "ndcg": dcg / ideal if ideal > 0 else 0.0,
+        "hits": np.cumsum(hit).astype(int), "gains": rel * discount, "dcg": dcg, "ideal_dcg": ideal,
+        "n_relevant": int(hit.sum()), "scores": scores,
+    }
 
 
 @lru_cache(maxsize=512)
 def _ranking_breakdown(relevance: tuple, k: int) -> dict:
     """:func:`ranking_breakdown` on checked arguments."""
-    rel = np.array(relevance)
-    scores = np.linspace(1.0, 0.3, rel.size)  # rank r holds the item with the r-th highest score
-    hit = (rel > 0).astype(float)
-    discount = 1 / np.log2(np.arange(2, rel.size + 2))
-    n_relevant = int(hit.sum())
-    return {
-        "rr": float(_reciprocal_ranks(hit[None, :])[0]),
-        "ap": float(_average_precisions(hit[None, :], k)[0]),
-        "ndcg": float(skm.ndcg_score(rel[None, :], scores[None, :], k=k)),
-        "hits": np.cumsum(hit).astype(int), "gains": rel * discount,
-        "dcg": float(rel[:k] @ discount[:k]), "ideal_dcg": float(np.sort(rel)[::-1][:k] @ discount[:k]),
-        "n_relevant": n_relevant, "scores": scores,
-        "sklearn_ap": float(skm.average_precision_score(hit, scores)) if n_relevant else None,
-    }
+    terms = _ranking_terms(relevance, k)
+    rel, scores = np.array(relevance), terms["scores"]
+    return {**terms, "ndcg": float(skm.ndcg_score(rel[None, :], scores[None, :], k=k)),
+            "sklearn_ap": _sklearn_ap(relevance)}
+
+
+@lru_cache(maxsize=512)
+def _sklearn_ap(relevance: tuple) -> float | None:
+    """``average_precision_score`` of the list (over all ranks: the same for every k), None without a hit."""
+    hit = (np.array(relevance) > 0).astype(float)
+    if not hit.any():
+        return None
+    return float(skm.average_precision_score(hit, np.linspace(1.0, 0.3, hit.size)))

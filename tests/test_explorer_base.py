@@ -197,3 +197,40 @@ def test_cached_backgrounds_and_pngs_are_drawn_once_and_equal_fresh_frames(monke
     assert len(draws) == 2  # one background for tall, one more for the first move back to short
     widget.invalidate()
     assert not widget._backgrounds and not widget._pngs
+
+
+class LateReadout(PowerCurve):
+    """PowerCurve whose readout is written by readout_html, after the plot; p = 3 breaks the readout."""
+
+    def update(self, p, tall, kind, lr):
+        super().update(p, tall, kind, lr)
+        self._shown = p
+
+    def readout_html(self):
+        if self._shown == 3:
+            raise KeyError("no text for p = 3")
+        return f"<b>p = {self._shown:g}</b>"
+
+
+def test_readout_html_is_written_after_the_plot_is_sent():
+    widget = LateReadout()
+    sent = []
+    widget.image.observe(lambda change: sent.append("plot"), names="value")
+    widget.readout.observe(lambda change: sent.append(("readout", change["new"])), names="value")
+    widget.controls["p"].value = 2.0
+    assert sent == ["plot", ("readout", "<b>p = 2</b>")]
+    assert widget.last_error is None
+
+
+def test_an_error_in_readout_html_goes_into_the_readout_not_a_traceback():
+    widget = LateReadout()
+    before = widget.png()
+    widget.controls["p"].value = 3.0
+    assert "KeyError" in widget.last_error and "no text for p = 3" in widget.last_error
+    assert "Cannot write the readout" in widget.readout.value and "KeyError" in widget.readout.value
+    assert widget.png() != before  # the plot still moved
+    readout = widget.readout.value
+    widget.controls["p"].value = 0.0  # update fails: the plot says so and the readout is left as it was
+    assert widget.readout.value == readout and "ValueError" in widget.last_error
+    widget.controls["p"].value = 1.0
+    assert widget.readout.value == "<b>p = 1</b>" and widget.last_error is None

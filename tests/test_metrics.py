@@ -486,6 +486,25 @@ def test_ranking_breakdown_against_torchmetrics_and_sklearn(relevance, k):
     assert b["dcg"] == pytest.approx((rel * discounts)[:k].sum())
 
 
+def test_ranking_terms_equal_sklearn_without_calling_it():
+    # the explorer draws these (numpy only) and checks them against scikit-learn in its readout
+    rng = np.random.default_rng(7)
+    lists = [rng.integers(0, 4, size=n) for n in (2, 3, 5, 8, 8, 8, 12) for _ in range(6)]
+    lists.append(np.zeros(6, int))
+    for rel in lists:
+        for k in {1, 2, rel.size // 2 or 1, rel.size}:
+            terms, full = D.ranking_terms(rel, k), D.ranking_breakdown(rel, k)
+            scores = np.linspace(1.0, 0.3, rel.size)
+            reference = skm.ndcg_score(rel[None, :], scores[None, :], k=k)
+            assert terms["ndcg"] == pytest.approx(reference, abs=1e-12)
+            assert "sklearn_ap" not in terms
+            for key in ("rr", "ap", "dcg", "ideal_dcg", "n_relevant"):
+                assert terms[key] == full[key], key
+            np.testing.assert_array_equal(terms["gains"], full["gains"])
+    with pytest.raises(ValueError, match="k=4"):
+        D.ranking_terms([0, 1, 0], 4)
+
+
 def test_ranking_breakdown_without_relevant_item_and_bad_input():
     b = D.ranking_breakdown([0, 0, 0], 2)
     assert (b["rr"], b["ap"], b["ndcg"], b["n_relevant"], b["sklearn_ap"]) == (0.0, 0.0, 0.0, 0, None)
@@ -635,6 +654,19 @@ def test_ranking_explorer_values_and_empty_list():
     assert w.last_error is None
     with pytest.raises(ValueError, match="relevance\\[1\\]=4"):
         EXPLORERS["ranking"](relevance=(0, 4, 0))
+
+
+def test_ranking_readout_checks_the_drawn_ndcg_against_sklearn(monkeypatch):
+    import course_utils.explorers.metrics as explorer_module
+
+    w = EXPLORERS["ranking"](relevance=(0, 3, 0, 1, 2, 0, 0, 1), k=5)
+    assert "gives the same NDCG" in w.readout.value
+    real = explorer_module.ranking_terms  # a drawn NDCG that scikit-learn does not give is said so
+    monkeypatch.setattr(explorer_module, "ranking_terms", lambda rel, k: {**real(rel, k), "ndcg": 0.5})
+    w.controls["k"].value = 4
+    ref = skm.ndcg_score([[0, 3, 0, 1, 2, 0, 0, 1]], [np.linspace(1, 0.3, 8)], k=4)
+    assert "the same NDCG" not in w.readout.value
+    assert f"gives {ref:.6f}, the bar 0.500000" in w.readout.value
 
 
 def test_metric_explorer_moves_draw_no_text_and_send_small_readouts():

@@ -12,7 +12,9 @@ An explorer subclasses :class:`PlotWidget` and follows a one-way contract:
   ``dynamic=[...]``) to ``super().__init__``, and ends with ``self.refresh()`` -- the first render
   is explicit;
 * ``update(**values)`` receives the current control values and only calls compute functions and
-  ``update_*(artists, ...)`` functions of the topic module, then sets ``self.readout.value``.
+  ``update_*(artists, ...)`` functions of the topic module, then sets ``self.readout.value``; or, for a
+  readout that takes a while to write, keeps what it needs and leaves the text to ``readout_html()``,
+  which runs after the new plot has gone to the page.
   Buttons act through their own ``on_click``, never by watching a value change inside ``update``.
 
 ``widget.controls`` maps names to the ipywidgets controls, so tests and the benchmark can move
@@ -25,8 +27,11 @@ import base64
 import contextlib
 import time
 import traceback
+from html import escape as html_escape
 
 import ipywidgets as W
+from matplotlib.collections import Collection
+from matplotlib.lines import Line2D
 
 from course_utils.checks import check_choice
 from course_utils.explorers.png import IndexedEncoder, rgba_png
@@ -85,7 +90,8 @@ class PlotWidget:
         self._png = b""  # the PNG bytes the image shows
         self.readout = W.HTML("") if readout else None
         self.last_error: str | None = None
-        self.last_update_s: float | None = None
+        self.last_update_s: float | None = None  # the last refresh, readout included
+        self.last_plot_s: float | None = None  # the same refresh until its plot was sent (or kept)
         self._error_text = None
         self._dynamic: list = []
         self._background = None
@@ -116,6 +122,15 @@ class PlotWidget:
     def update(self, **values) -> None:  # pragma: no cover - abstract
         """Change the figure's artists (and ``self.readout.value``) for the control values."""
         raise NotImplementedError
+
+    def readout_html(self) -> str | None:
+        """The readout for what the last ``update`` drew, or None (the default: ``update`` set it).
+
+        Called after the new plot has been sent, so that the text a move changes never delays its plot:
+        a widget whose readout takes a while to write (tables, translated sentences) keeps in ``update``
+        what the text needs and writes it here.
+        """
+        return None
 
     # -- for subclasses ----------------------------------------------------------------------
     def dynamic(self, artist):
@@ -157,7 +172,22 @@ class PlotWidget:
         held = self.readout.hold_sync() if self.readout is not None else contextlib.nullcontext()
         with held:
             self._update_and_draw()
+            self.last_plot_s = time.perf_counter() - start
+            if self.readout is not None and not self.last_error:
+                self._write_readout()
         self.last_update_s = time.perf_counter() - start
+
+    def _write_readout(self) -> None:
+        """Set the readout from :meth:`readout_html` (after the plot: see there); an error goes into the
+        readout as text and into ``last_error``."""
+        try:
+            html = self.readout_html()
+        except Exception as exc:
+            self.last_error = traceback.format_exc()
+            html = html_escape(tr("Cannot write the readout:\n{error}: {message}", error=type(exc).__name__,
+                                  message=exc))
+        if html is not None:
+            self.readout.value = html
 
     def _update_and_draw(self) -> None:
         try:
@@ -216,7 +246,7 @@ class PlotWidget:
             _remember(self._backgrounds, shown, self._background, self._keep_backgrounds)
         renderer = canvas.get_renderer()  # (what draw_artist asks for each artist, once)
         for artist in self._dynamic:
-            if artist.get_visible():
+            if artist.get_visible() and not _draws_nothing(artist):
                 artist.draw(renderer)
         frame = canvas.buffer_rgba()
         if self._encoder is None:
@@ -276,6 +306,17 @@ def sweep_controls(widget: PlotWidget) -> list[tuple[str, object, str]]:
                 failures.append((name, value, widget.last_error))
         control.value = original
     return failures
+
+
+def _draws_nothing(artist) -> bool:
+    """True for a line without points or a collection without paths or offsets: nothing to draw (an
+    empty collection still costs about 0.25 ms of matplotlib's bookkeeping; an empty line returns early
+    by itself)."""
+    if isinstance(artist, Line2D):
+        return len(artist.get_xdata(orig=True)) == 0
+    if isinstance(artist, Collection):
+        return len(artist.get_paths()) == 0 or len(artist.get_offsets()) == 0
+    return False
 
 
 def _remember(cache: dict, key, value, keep: int) -> None:

@@ -143,7 +143,10 @@ class LabelSmoothingExplorer(PlotWidget):
             note = tr("bootcamp ε ≥ (C−1)/C = {limit:.2f}:\nthe true class is no\nlonger the largest target",
                       limit=(c - 1) / c)
         show_message(None, note, artist=self.message)
-        self.readout.value = self._readout(eps, c, s)
+        self._shown = (eps, c, s)
+
+    def readout_html(self) -> str:
+        return self._readout(*self._shown)
 
     def _readout(self, eps, c, s) -> str:
         to_boot = equivalent_eps(eps, c, "uniform", "others")

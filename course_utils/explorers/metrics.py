@@ -24,6 +24,7 @@ from course_utils.metric_demos import (
     outlier_metric_curves,
     outlier_regression_data,
     ranking_breakdown,
+    ranking_terms,
     row_at,
     threshold_sweep,
 )
@@ -326,14 +327,20 @@ class RankingExplorer(PlotWidget):
 
     def update(self, k, **rels):
         relevance = [rels[f"rel{r + 1}"] for r in range(self.n)]
-        b = ranking_breakdown(relevance, k)
+        b = ranking_terms(relevance, k)  # (scikit-learn's cross-check waits for the readout)
         update_ranked_list(self.listing, relevance, k)
         update_value_bars(self.bars, self._values(b))
         show_message(None, "" if b["n_relevant"] else tr("no relevant item:\nevery metric is 0"),
                      artist=self.msg)
-        self.readout.value = self._readout(relevance, k, b)
+        self._shown = (relevance, k, b)
 
-    def _readout(self, relevance, k, b) -> str:
+    def readout_html(self) -> str:
+        relevance, k, drawn = self._shown
+        return self._readout(relevance, k, ranking_breakdown(relevance, k), drawn["ndcg"])
+
+    def _readout(self, relevance, k, b, drawn_ndcg=None) -> str:
+        """The terms of ``b`` (:func:`ranking_breakdown`, with scikit-learn's NDCG); ``drawn_ndcg``: the
+        NDCG the bar shows (DCG / ideal DCG), checked against scikit-learn's here."""
         shown = [rel > 0 and r < k for r, rel in enumerate(relevance)]  # the terms inside the top k
         prec = [f"{b['hits'][r]}/{r + 1}" if s else "" for r, s in enumerate(shown)]
         gain = [f"{b['gains'][r]:.2f}" if s else "" for r, s in enumerate(shown)]
@@ -347,7 +354,12 @@ class RankingExplorer(PlotWidget):
                    "<b>{ndcg:.3f}</b>",
                    rr=b["rr"], k=k, terms=ap_terms, n_relevant=b["n_relevant"], ap=b["ap"], dcg=b["dcg"],
                    ideal=b["ideal_dcg"], ndcg=b["ndcg"])
-        note = tr("scikit-learn: {ndcg} gives the same NDCG; {ap}: {sk_ap}; no MRR.",
-                  ndcg=C.code(f"ndcg_score(k={k})"), ap=C.code("average_precision_score"), sk_ap=sk_ap)
+        same = drawn_ndcg is None or abs(drawn_ndcg - b["ndcg"]) <= 1e-12
+        note = (tr("scikit-learn: {ndcg} gives the same NDCG; {ap}: {sk_ap}; no MRR.",
+                   ndcg=C.code(f"ndcg_score(k={k})"), ap=C.code("average_precision_score"), sk_ap=sk_ap)
+                if same else
+                tr("scikit-learn: {ndcg} gives {value:.6f}, the bar {bar:.6f}; {ap}: {sk_ap}; no MRR.",
+                   ndcg=C.code(f"ndcg_score(k={k})"), value=b["ndcg"], bar=drawn_ndcg,
+                   ap=C.code("average_precision_score"), sk_ap=sk_ap))
         return numbers_table([tr("rank"), *(f"#{r + 1}" for r in range(self.n))], rows, title=title,
                              note=note)

@@ -131,12 +131,16 @@ class OptimizerExplorer(PlotWidget):
             tr("{optimizer} diverged: |w| > 1e6\nthis lr is too large here", optimizer=run.optimizer)
             for run, _ in shown if run.diverged]
         show_message(None, "\n".join(notes), artist=self.message)
+        self._shown = (surface, optimizer, compare, beta, shown, why, why2)
+
+    def readout_html(self) -> str:
+        surface, optimizer, compare, beta, shown, why, why2 = self._shown
         s = SURFACES[surface]
         rows = [self._row(s, run, color, beta) for run, color in shown]
         rows += [f"<b>{C.escape(w.splitlines()[0])}</b>" for w in (why, why2) if w]
         unused = sorted({o for o in (optimizer, compare) if o in OPTIMIZERS and o not in BETA_ARGUMENT})
         code = {"grad": C.code("w.grad = ∇L(w)"), "step": C.code("optimizer.step()")}
-        self.readout.value = "<br>".join(rows) + "<br>" + (
+        return "<br>".join(rows) + "<br>" + (
             tr("each step: {grad}; {step} (plain SGD: w ← w − lr·∇L(w)); each run has its own lr; "
                "β is not used by {names}", names=", ".join(unused), **code) if unused else
             tr("each step: {grad}; {step} (plain SGD: w ← w − lr·∇L(w)); each run has its own lr", **code))

@@ -89,6 +89,10 @@ class LRFinderExplorer(PlotWidget):
             self.cycle.set_ydata(onecycle_curve(lr, self.steps))
             self.peak.set_ydata([lr, lr])
             show_message(None, "", artist=self.note)
+        self._shown = (smooth, res)
+
+    def readout_html(self) -> str:
+        smooth, res = self._shown
         rows = [[tr(SUGGESTION_RULES.get(k, SUGGESTION_NAMES.get(k, k))), f"{v:.3g}"]
                 for k, v in res.suggestions.items()]
         stop = f"{res.lrs[-1]:.3g}" if res.diverged else tr("no divergence in the range")
@@ -96,7 +100,7 @@ class LRFinderExplorer(PlotWidget):
                      stop])
         head = tr("smoothing {smooth:.2f}: {kept} of {planned} steps kept", smooth=smooth, kept=len(res.lrs),
                   planned=len(res.planned))
-        self.readout.value = C.html_table([head, "lr"], rows, align=["left", "right"], note=tr(
+        return C.html_table([head, "lr"], rows, align=["left", "right"], note=tr(
             "OneCycleLR peaks at the chosen lr, starts at 1/25 of it and ends 10⁴ times lower. "
             "Less smoothing: the raw, noisy losses trigger the divergence rule earlier."))
 
@@ -212,13 +216,17 @@ class LeaderboardExplorer(PlotWidget):
             self.art[key].set_ydata(y / y.max())
         pts = [(g, v) for (nn, g), v in self.simulated.items() if nn == n]
         self.art["sims"].set_data([g for g, _ in pts], [v for _, v in pts])
+        self._shown = (n, gap, p)
+
+    def readout_html(self) -> str:
+        n, gap, p = self._shown
         se = self.sd * np.sqrt(1 / (self.share * n) + 1 / ((1 - self.share) * n))
         rows = [[tr("P(public winner loses on the private board)"), f"<b>{p:.1%}</b>"],
                 [tr("public / private images"), f"{round(self.share * n)} / {n - round(self.share * n)}"],
                 [tr("spread of public − private gap (1 sd)"), f"{se:.4f}"],
                 [tr("gap at which the shake-up falls to 5 %"), _gap_for(0.05, self.sd, n, self.share)]]
-        self.readout.value = C.html_table([tr("{n} test images, true gap {gap:.3f}", n=n, gap=gap), ""], rows,
-                                          align=["left", "right"])
+        return C.html_table([tr("{n} test images, true gap {gap:.3f}", n=n, gap=gap), ""], rows,
+                            align=["left", "right"])
 
 
 def _gap_for(target: float, sd: float, n: int, share: float) -> str:

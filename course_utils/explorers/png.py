@@ -122,19 +122,21 @@ class IndexedEncoder:
             if changed.size:
                 flat = words.ravel()[changed]
                 bins = colour_bins(flat.view(np.uint8).reshape(-1, 1, 4))[:, 0]
-                self._map_unmapped(bins)
-                rows.reshape(-1)[changed + changed // width + 1] = self._lut[bins]  # (+1: the filter byte)
+                # (+1: each row starts with its filter byte)
+                rows.reshape(-1)[changed + changed // width + 1] = self._indices(bins)
                 last_words.reshape(-1)[changed] = flat
         else:
-            bins = colour_bins(rgba)
-            self._map_unmapped(bins.ravel())
             rows = np.zeros((height, 1 + width), dtype=np.uint8)  # first byte of each row: filter 0
-            rows[:, 1:] = self._lut[bins]
+            rows[:, 1:] = self._indices(colour_bins(rgba))
             self._last = (words.copy(), rows)
         return _png(width, height, 3, rows, self._plte)
 
-    def _map_unmapped(self, bins: np.ndarray) -> None:
-        """Colours the fitted frame did not have: point them at their nearest palette colour."""
-        unmapped = self._lut[bins] == _UNMAPPED
+    def _indices(self, bins: np.ndarray) -> np.ndarray:
+        """The palette index of each colour bin; bins the fitted frame did not have are first pointed at
+        their nearest palette colour."""
+        indices = self._lut[bins]
+        unmapped = indices == _UNMAPPED
         if unmapped.any():
             self._map(np.unique(bins[unmapped]))
+            indices = self._lut[bins]
+        return indices

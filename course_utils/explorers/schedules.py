@@ -212,7 +212,11 @@ class PlateauExplorer(PlotWidget):
     def update(self, seed, **params):
         trace = _synthetic_trace(self.epochs, seed, self.lr0, tuple(params.items()), get_language())
         update_plateau(self.art, trace)
-        self.readout.value = self._readout(trace, params) + self._min_lr_note(seed, params, trace)
+        self._shown = (seed, params, trace)
+
+    def readout_html(self) -> str:
+        seed, params, trace = self._shown
+        return self._readout(trace, params) + self._min_lr_note(seed, params, trace)
 
     def _min_lr_note(self, seed, params: dict, trace) -> str:
         """Whether ``min_lr`` changes anything: compared with the same run at ``min_lr=0`` (cached too)."""
