@@ -6,6 +6,7 @@
     python benchmarks/run.py --no-notebooks   # widget rows only
     python benchmarks/run.py --browser        # add slider -> plot latency in JupyterLab + Chromium
     python benchmarks/run.py --browser --drag # ... and drag every plot slider at a hand's pace
+    python benchmarks/run.py --browser --moves 20   # more timed moves per slider (default 10)
     python benchmarks/run.py --memory         # add a class-sized figure: every notebook open in one server
 
 Notebook rows: each notebook executed top to bottom in a fresh kernel (nbclient), ``--repeat`` times;
@@ -157,6 +158,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-widgets", action="store_true", help="skip the widget rows")
     parser.add_argument("--browser", action="store_true", help="add in-browser latency (needs chromium)")
     parser.add_argument("--drag", action="store_true", help="with --browser: also drag every plot slider")
+    parser.add_argument("--moves", type=int, default=10,
+                        help="with --browser: timed moves per slider, and as many of the bare slider around "
+                             "them (default 10)")
     parser.add_argument("--memory", action="store_true",
                         help="add the memory of every notebook open at once in JupyterLab (needs chromium)")
     parser.add_argument("--lang", choices=("en", "ko"), default="en",
@@ -165,6 +169,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat={args.repeat}; allowed: an integer >= 1")
+    if args.moves < 3:
+        parser.error(f"--moves={args.moves}; allowed: an integer >= 3")
 
     results = {}
     folder = ROOT / "notebooks" / ("ko" if args.lang == "ko" else "")
@@ -196,7 +202,7 @@ def main(argv=None) -> int:
         sys.path.insert(0, str(ROOT))
         from tests.browser.latency import markdown_table, measure_latency, per_widget, summary
 
-        rows = measure_latency(notebooks, drag=args.drag)
+        rows = measure_latency(notebooks, moves=args.moves, drag=args.drag)
         results["browser"] = rows
         print("\n### Browser: key press on a slider -> new plot on the page, against a bare slider's round "
               "trip (the floor) in the same page (JupyterLab, headless Chromium)\n")
