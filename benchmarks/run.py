@@ -159,8 +159,8 @@ def main(argv=None) -> int:
     parser.add_argument("--browser", action="store_true", help="add in-browser latency (needs chromium)")
     parser.add_argument("--drag", action="store_true", help="with --browser: also drag every plot slider")
     parser.add_argument("--moves", type=int, default=10,
-                        help="with --browser: timed moves per slider, and as many of the bare slider around "
-                             "them (default 10)")
+                        help="with --browser: timed moves per slider (default 10); the bare slider is timed "
+                             "in a block of half as many before them and another after")
     parser.add_argument("--memory", action="store_true",
                         help="add the memory of every notebook open at once in JupyterLab (needs chromium)")
     parser.add_argument("--lang", choices=("en", "ko"), default="en",

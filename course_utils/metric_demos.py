@@ -209,7 +209,7 @@ def _checked_ranking(relevance, k) -> tuple[tuple, int]:
 def _ranking_terms(relevance: tuple, k: int) -> dict:
     """:func:`ranking_terms` on checked arguments."""
     rel = np.array(relevance)
-    scores = np.linspace(1.0, 0.3, rel.size)  # rank r holds the item with the r-th highest score
+    scores = _falling_scores(rel.size)
     hit = (rel > 0).astype(float)
     discount = 1 / np.log2(np.arange(2, rel.size + 2))
     dcg, ideal = float(rel[:k] @ discount[:k]), float(np.sort(rel)[::-1][:k] @ discount[:k])
@@ -237,4 +237,9 @@ def _sklearn_ap(relevance: tuple) -> float | None:
     hit = (np.array(relevance) > 0).astype(float)
     if not hit.any():
         return None
-    return float(skm.average_precision_score(hit, np.linspace(1.0, 0.3, hit.size)))
+    return float(skm.average_precision_score(hit, _falling_scores(hit.size)))
+
+
+def _falling_scores(n: int) -> np.ndarray:
+    """The scores of a ranked list of ``n`` items: rank r holds the item with the r-th highest score."""
+    return np.linspace(1.0, 0.3, n)

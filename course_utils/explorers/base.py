@@ -31,7 +31,6 @@ from html import escape as html_escape
 
 import ipywidgets as W
 from matplotlib.collections import Collection
-from matplotlib.lines import Line2D
 
 from course_utils.checks import check_choice
 from course_utils.explorers.png import IndexedEncoder, rgba_png
@@ -309,14 +308,9 @@ def sweep_controls(widget: PlotWidget) -> list[tuple[str, object, str]]:
 
 
 def _draws_nothing(artist) -> bool:
-    """True for a line without points or a collection without paths or offsets: nothing to draw (an
-    empty collection still costs about 0.25 ms of matplotlib's bookkeeping; an empty line returns early
-    by itself)."""
-    if isinstance(artist, Line2D):
-        return len(artist.get_xdata(orig=True)) == 0
-    if isinstance(artist, Collection):
-        return len(artist.get_paths()) == 0 or len(artist.get_offsets()) == 0
-    return False
+    """True for a collection without paths or offsets: nothing to draw, but matplotlib's bookkeeping
+    still costs about 0.25 ms (an empty line returns early by itself)."""
+    return isinstance(artist, Collection) and (len(artist.get_paths()) == 0 or len(artist.get_offsets()) == 0)
 
 
 def _remember(cache: dict, key, value, keep: int) -> None:

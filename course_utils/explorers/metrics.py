@@ -338,7 +338,7 @@ class RankingExplorer(PlotWidget):
         relevance, k, drawn = self._shown
         return self._readout(relevance, k, ranking_breakdown(relevance, k), drawn["ndcg"])
 
-    def _readout(self, relevance, k, b, drawn_ndcg=None) -> str:
+    def _readout(self, relevance, k, b, drawn_ndcg) -> str:
         """The terms of ``b`` (:func:`ranking_breakdown`, with scikit-learn's NDCG); ``drawn_ndcg``: the
         NDCG the bar shows (DCG / ideal DCG), checked against scikit-learn's here."""
         shown = [rel > 0 and r < k for r, rel in enumerate(relevance)]  # the terms inside the top k
@@ -354,10 +354,9 @@ class RankingExplorer(PlotWidget):
                    "<b>{ndcg:.3f}</b>",
                    rr=b["rr"], k=k, terms=ap_terms, n_relevant=b["n_relevant"], ap=b["ap"], dcg=b["dcg"],
                    ideal=b["ideal_dcg"], ndcg=b["ndcg"])
-        same = drawn_ndcg is None or abs(drawn_ndcg - b["ndcg"]) <= 1e-12
         note = (tr("scikit-learn: {ndcg} gives the same NDCG; {ap}: {sk_ap}; no MRR.",
                    ndcg=C.code(f"ndcg_score(k={k})"), ap=C.code("average_precision_score"), sk_ap=sk_ap)
-                if same else
+                if abs(drawn_ndcg - b["ndcg"]) <= 1e-12 else
                 tr("scikit-learn: {ndcg} gives {value:.6f}, the bar {bar:.6f}; {ap}: {sk_ap}; no MRR.",
                    ndcg=C.code(f"ndcg_score(k={k})"), value=b["ndcg"], bar=drawn_ndcg,
                    ap=C.code("average_precision_score"), sk_ap=sk_ap))
