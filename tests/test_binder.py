@@ -5,12 +5,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.browser.harness import ROOT, free_port, run_binder_postbuild
+from tests.browser.harness import ROOT, free_port, run_binder_postbuild, wait_until_answering
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +63,7 @@ def test_jupyterlab_serves_the_settings_postbuild_installed(prefix, tmp_path):
         return json.loads(opener.open(url, timeout=5).read())
 
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                get("api/status")
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.3)
+        wait_until_answering(lambda: get("api/status"), proc)
         tracker = get("lab/api/settings/@jupyterlab/notebook-extension:tracker")
         # overrides.json replaces the schema's default; the page's composite setting starts from it
         assert tracker["schema"]["properties"]["kernelShutdown"]["default"] is True

@@ -134,6 +134,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_answering(ask, proc: subprocess.Popen, timeout_s: float = 60) -> None:
+    """Call ``ask()`` (a request to a server started as ``proc``) until it raises no OSError; re-raise the
+    last one when ``proc`` has exited or ``timeout_s`` has passed."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            ask()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise
+            time.sleep(0.3)
+
+
 def _descendants(pid: int) -> list:
     try:
         import psutil
