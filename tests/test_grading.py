@@ -311,7 +311,8 @@ def test_the_issues_attacks_score_nothing(hw1_run):
     rows = hw1_run[0]["patch_asserts"]
     assert total(rows) == 0 and all(r[4] == "failed" for r in rows.values())
     assert "Exercise 1: sigmoid_grad(x) differs from autograd" in rows["hw1_ex1"][5]
-    assert "the grader undid your code's change to torch.testing.assert_close" in rows["hw1_ex1"][5]
+    assert ("the grader undid your code's change to numpy.testing.assert_allclose, "
+            "torch.testing.assert_close before the check") in rows["hw1_ex1"][5]
     assert "Exercise 4: numerical_grad(f, x) is far from autograd" in rows["hw1_ex4"][5]
     assert total(hw1_run[0]["exfiltrate"]) == 0
 

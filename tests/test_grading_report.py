@@ -87,6 +87,11 @@ CASES = [
     (Case(V("passed", restored=["torch.testing.assert_close"]), OPTS), "passed",
      "all checks passed (flagged for review: the grader undid your code's change to "
      "torch.testing.assert_close before the check)"),
+    # several, in alphabetical order whatever order the kernel imported their modules in
+    (Case(V("passed", restored=["torch.testing.assert_close", "numpy.testing.assert_allclose"]), OPTS),
+     "passed",
+     "all checks passed (flagged for review: the grader undid your code's change to "
+     "numpy.testing.assert_allclose, torch.testing.assert_close before the check)"),
     (Case(V("failed", "AssertionError", "Exercise 1: off", restored=["builtins.isinstance"]), OPTS), "failed",
      "Exercise 1: off (flagged for review: the grader undid your code's change to builtins.isinstance"),
     (Case(V("tampered", tampered=["while f() ran, it changed: torch.testing.assert_close"]), OPTS), "failed",

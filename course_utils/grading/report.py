@@ -114,7 +114,9 @@ class Case:
 
     def notes(self, flags: bool = True) -> str:
         """The review note a reason ends with: what the grader undid before the check, the static flags."""
-        restored = [excerpt(r, 80) for r in (self.result.verdict or {}).get("restored", [])[:4]]
+        # in alphabetical order: the verdict lists them in the order the kernel happened to import modules
+        undone = sorted(map(str, (self.result.verdict or {}).get("restored", [])))
+        restored = [excerpt(r, 80) for r in undone[:4]]
         parts = [f"the grader undid your code's change to {', '.join(restored)} before the check"
                  for _ in restored[:1]]
         if self.flags and flags:
