@@ -355,6 +355,34 @@ def test_network_fork_bomb_full_disk_and_output_flood_are_stopped_and_reported(h
     assert total(hw1_run[0]["solution"]) == 8  # graded normally in the same run
 
 
+def _grade_solution_with(released, tmp_path, gid: str, code: str) -> dict:
+    """Grade the instructor's solution with ``code`` before the answer of ``gid``: its rows by exercise."""
+    nb = load(SOURCE / "hw1_autograd.ipynb")
+    answer = cell(nb, gid)
+    answer["source"] = code + source(answer)
+    save(nb, tmp_path / "subs" / "student.ipynb")
+    return by_student(grading.grade(tmp_path / "subs", released[1] / "hw1_autograd.json",
+                                    tmp_path / "report.csv", jobs=1, opts=OPTS))["student"]
+
+
+def test_a_right_answer_that_prints_a_lot_but_within_the_limit_gets_full_marks(sandboxed, released, tmp_path):
+    """Output over 64 KB in one message made pyzmq start a thread in the kernel, which the guard took for one
+    the submission had started: every later check was called tampered. 900 KB stays under the 1024 KB cap."""
+    rows = _grade_solution_with(released, tmp_path, "hw1_ex1_answer",
+                                "print('x' * 70_000)\nprint('y' * 830_000)\n")
+    assert total(rows) == 8, rows
+    assert all(r[4] == "passed" for r in rows.values())
+
+
+def test_an_output_flood_is_stopped_in_the_cell_and_the_rest_is_graded(sandboxed, released, tmp_path):
+    """The kernel stops the cell at the cap (before, the report said one of three things, by chance: the cell
+    printed too much, ran out of memory, or the function was not defined), and the next exercise is graded."""
+    rows = _grade_solution_with(released, tmp_path, "hw1_ex3_answer",
+                                "while True:\n    print('x' * 100_000)\n")
+    assert rows["hw1_ex3"][4] == "error" and "printed more than 1024 KB and was stopped" in rows["hw1_ex3"][5]
+    assert [rows[g][4] for g in ("hw1_ex1", "hw1_ex2", "hw1_ex4")] == ["passed"] * 3, rows
+
+
 def test_feedback_file_per_student(hw1_run):
     students, base, _ = hw1_run
     files = {p.stem for p in (base / "feedback").glob("*.md")}

@@ -103,7 +103,7 @@ def classify(record: dict) -> CellResult:
         return CellResult("setup", exception, message)
     if exception == "KernelDied":
         return CellResult("died", ename, evalue)
-    if exception == "OutputFlood":
+    if exception == "OutputFlood" or ename == "OutputFlood":  # stopped by the grader, or in the kernel
         return CellResult("flood", ename, evalue)
     if "Kernel dead on test start" in message:
         return CellResult("dead", ename, evalue)
